@@ -1,0 +1,49 @@
+// `allot serve`: lock the embedded data directory, build Allot, listen, and shut down gracefully.
+import { mkdirSync } from "node:fs";
+import { type AppConfig, loadConfig } from "../config/env.ts";
+import { type DataDirLock, lockDataDir, updateLockInfo } from "../db/data-dir-lock.ts";
+import { randomSecret } from "../lib/crypto.ts";
+import { createAllot } from "../main.ts";
+
+export async function serve(config: AppConfig = loadConfig()): Promise<void> {
+  mkdirSync(config.dataDir, { recursive: true });
+  // PGlite: one process per data directory. PostgreSQL: many processes may share the server.
+  const lock: DataDirLock | undefined = config.database.kind === "pglite" ? lockDataDir(config.dataDir) : undefined;
+  let allot: Awaited<ReturnType<typeof createAllot>>;
+  try {
+    allot = await createAllot(config);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+  const { server } = allot;
+  const cliToken = `allot-cli.${randomSecret(32)}`;
+  allot.services.accessService.setCliToken(cliToken);
+  await server.listen({ port: config.PORT, host: config.HOST });
+  const address = server.server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
+  if (lock) updateLockInfo(config.dataDir, { url, cliToken });
+  server.log.info({ url, database: config.database.kind, runMode: config.RUN_MODE }, "Allot is listening");
+  if (allot.bootstrapResult.setupUrl) {
+    const line = `No administrator exists yet. Open this one-time setup link to create the first Global administrator:\n  ${allot.bootstrapResult.setupUrl}\n(or set ALLOT_BOOTSTRAP_ADMIN_EMAIL and ALLOT_BOOTSTRAP_ADMIN_PASSWORD)`;
+    process.stdout.write(`${line}\n`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    try {
+      await allot.close();
+    } finally {
+      await lock?.release();
+      process.exit(0);
+    }
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}

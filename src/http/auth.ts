@@ -1,0 +1,65 @@
+// Authentication and authorisation for every route. A route declares `config.access`; this hook
+// resolves the principal (bearer token or console session cookie + CSRF header) and checks the
+// permission against the role table. Routes without a declared access fail at start-up.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { AppError } from "../lib/errors.ts";
+import type { AccessService } from "../modules/access/access.service.ts";
+import { hasPermission, type Permission } from "../modules/access/roles.ts";
+import type { Principal, RouteAccess } from "./context.ts";
+
+export const SESSION_COOKIE = "allot_session";
+export const CSRF_COOKIE = "allot_csrf";
+export const CSRF_HEADER = "x-csrf-token";
+
+const unsafe = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export interface AuthDeps {
+  accessService: AccessService;
+  /** Resolves a SCIM bearer secret to its tenant (the SCIM module supplies it). */
+  authenticateScim?: (secret: string) => Promise<Principal | undefined>;
+}
+
+export function bearerOf(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(h);
+  return m ? m[1].trim() : undefined;
+}
+
+export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
+  app.addHook("onRoute", (route) => {
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access;
+    if (!access && !route.url.startsWith("/documentation")) throw new Error(`route ${route.method} ${route.url} declares no config.access`);
+  });
+
+  app.addHook("onRequest", async (req) => {
+    const access = (req.routeOptions.config as { access?: RouteAccess }).access;
+    if (!access || access === "public") return;
+    const token = bearerOf(req);
+    if (access === "scim") {
+      const p = token && deps.authenticateScim ? await deps.authenticateScim(token) : undefined;
+      if (!p) throw new AppError("unauthenticated", "A valid SCIM bearer token is required.");
+      req.principal = p;
+      return;
+    }
+    let principal: Principal | undefined;
+    if (token) {
+      principal = await deps.accessService.authenticateBearer(token);
+      if (!principal) throw new AppError("unauthenticated", "Access token has expired or is not yet valid, or its signature is invalid.");
+    } else {
+      const cookie = req.cookies?.[SESSION_COOKIE];
+      if (cookie) {
+        const s = await deps.accessService.authenticateSession(cookie);
+        if (s) {
+          if (unsafe.has(req.method) && req.headers[CSRF_HEADER] !== s.csrfToken)
+            throw new AppError("forbidden", `The ${CSRF_HEADER} header is missing or does not match this session; reload the console and try again.`);
+          principal = s.principal;
+        }
+      }
+    }
+    if (!principal) throw new AppError("unauthenticated", "Access token is empty. Sign in, or send Authorization: Bearer <token> from the token endpoint.");
+    req.principal = principal;
+    if (access !== "authenticated" && !hasPermission(principal.roles, access as Permission))
+      throw new AppError("forbidden", `Insufficient privileges to complete the operation: it needs one of the roles allowed '${access}'.`);
+  });
+}

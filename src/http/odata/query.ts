@@ -1,0 +1,217 @@
+// OData query options for collections: parse and validate ($filter, $select, $expand, $orderby,
+// $top, $skip, $count, $skiptoken), apply them to a Kysely query, and shape the Graph response.
+import { type SelectQueryBuilder, type SqlBool, type RawBuilder, sql } from "kysely";
+import type { FastifyRequest } from "fastify";
+import { badRequest } from "../../lib/errors.ts";
+import { compileFilter } from "./compile.ts";
+import { type EntityDef, findProperty } from "./entity.ts";
+import { type FilterNode, parseFilter } from "./filter-parser.ts";
+
+export interface ListOptions {
+  filter?: FilterNode;
+  select?: string[];
+  expand: string[];
+  orderBy: { name: string; column: string; desc: boolean; lowered: boolean }[];
+  top: number;
+  skip: number;
+  count: boolean;
+  after?: number; // keyset position (sequence value) from $skiptoken
+}
+
+const knownOptions = new Set(["filter", "select", "expand", "orderby", "top", "skip", "count", "skiptoken", "search", "format"]);
+
+export function readOption(query: Record<string, unknown>, name: string): string | undefined {
+  const v = query[`$${name}`] ?? query[name];
+  if (Array.isArray(v)) throw badRequest(`The query option '$${name}' was specified more than once.`);
+  return v === undefined ? undefined : String(v);
+}
+
+/** Rejects `$options` this endpoint does not understand, naming them (API-1). */
+export function rejectUnknownOptions(query: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(query)) {
+    if (!key.startsWith("$")) continue;
+    const name = key.slice(1).toLowerCase();
+    if (!knownOptions.has(name)) throw badRequest(`Query option '${key}' is not supported.`);
+    if (!allowed.includes(name)) throw badRequest(`Query option '${key}' is not allowed on this resource.`);
+  }
+}
+
+export function parseSelect(raw: string | undefined, entity: EntityDef): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw badRequest("$select must name at least one property.");
+  return names.map((n) => {
+    const found = findProperty(entity, n);
+    if (!found) throw badRequest(`Could not find a property named '${n}' on type '${entity.typeName}'.`);
+    return found[0];
+  });
+}
+
+export function parseListOptions(query: Record<string, unknown>, entity: EntityDef, opts: { maxTop?: number; defaultTop?: number } = {}): ListOptions {
+  rejectUnknownOptions(query, ["filter", "select", "expand", "orderby", "top", "skip", "count", "skiptoken", "format"]);
+  const maxTop = opts.maxTop ?? 999;
+  const format = readOption(query, "format");
+  if (format !== undefined && format.toLowerCase() !== "json") throw badRequest(`$format '${format}' is not supported; only json is.`);
+
+  const topRaw = readOption(query, "top");
+  let top = opts.defaultTop ?? 100;
+  if (topRaw !== undefined) {
+    if (!/^\d+$/.test(topRaw)) throw badRequest(`Invalid value '${topRaw}' for $top: expected a whole number.`);
+    top = Number(topRaw);
+    if (top < 1 || top > maxTop) throw badRequest(`Invalid value '${topRaw}' for $top: it must be between 1 and ${maxTop}.`);
+  }
+  const skipRaw = readOption(query, "skip");
+  let skip = 0;
+  if (skipRaw !== undefined) {
+    if (!/^\d+$/.test(skipRaw)) throw badRequest(`Invalid value '${skipRaw}' for $skip: expected a whole number.`);
+    skip = Number(skipRaw);
+  }
+  const countRaw = readOption(query, "count");
+  if (countRaw !== undefined && !/^(true|false)$/i.test(countRaw)) throw badRequest(`Invalid value '${countRaw}' for $count: expected true or false.`);
+  const count = countRaw?.toLowerCase() === "true";
+
+  const filterRaw = readOption(query, "filter");
+  const filter = filterRaw !== undefined ? parseFilter(filterRaw) : undefined;
+  // Compile once here so unknown properties fail before any SQL runs.
+  if (filter) compileFilter(filter, entity, "t");
+
+  const orderBy: ListOptions["orderBy"] = [];
+  const orderRaw = readOption(query, "orderby");
+  if (orderRaw !== undefined) {
+    for (const part of orderRaw.split(",").map((s) => s.trim()).filter(Boolean)) {
+      const m = /^([\w.]+)(?:\s+(asc|desc))?$/i.exec(part);
+      if (!m) throw badRequest(`Invalid $orderby clause '${part}'.`);
+      const found = findProperty(entity, m[1]);
+      if (!found) throw badRequest(`Could not find a property named '${m[1]}' on type '${entity.typeName}'.`);
+      const [name, def] = found;
+      if (def.sortable === false || def.type === "stringCollection") throw badRequest(`The property '${name}' does not support sorting.`);
+      orderBy.push({ name, column: def.column, desc: m[2]?.toLowerCase() === "desc", lowered: def.type === "string" && Boolean(def.caseInsensitive) });
+    }
+  }
+
+  const expandRaw = readOption(query, "expand");
+  const expand: string[] = [];
+  if (expandRaw !== undefined) {
+    for (const e of expandRaw.split(",").map((s) => s.trim()).filter(Boolean)) {
+      const name = e.replace(/\(.*\)$/, "");
+      const known = entity.expandable?.find((x) => x.toLowerCase() === name.toLowerCase());
+      if (!known) throw badRequest(`Could not find a navigation property named '${name}' on type '${entity.typeName}' that can be expanded.`);
+      if (e !== name) throw badRequest(`Nested query options in $expand ('${e}') are not supported.`);
+      expand.push(known);
+    }
+  }
+
+  let after: number | undefined;
+  const token = readOption(query, "skiptoken");
+  if (token !== undefined) {
+    const decoded = decodeSkipToken(token);
+    if (decoded.o !== undefined) skip = decoded.o;
+    if (decoded.k !== undefined) after = decoded.k;
+  }
+  return { filter, select: parseSelect(readOption(query, "select"), entity), expand, orderBy, top, skip, count, after };
+}
+
+function decodeSkipToken(token: string): { k?: number; o?: number } {
+  try {
+    const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (typeof v === "object" && v && (Number.isInteger(v.k) || Number.isInteger(v.o))) return v;
+  } catch {
+    // fall through
+  }
+  throw badRequest("The $skiptoken is not valid; follow @odata.nextLink as returned.");
+}
+
+function encodeSkipToken(v: { k?: number; o?: number }): string {
+  return Buffer.from(JSON.stringify(v)).toString("base64url");
+}
+
+export interface ListResult<Row> {
+  rows: Row[];
+  count?: number;
+  skiptoken?: string;
+}
+
+/**
+ * Runs a collection query. `base` selects the rows (aliased as `alias`) already scoped to the
+ * tenant and the parent resource; `extraWhere` adds conditions such as a cast segment.
+ */
+export async function runList<Row extends Record<string, any>>(
+  base: SelectQueryBuilder<any, any, Row>,
+  alias: string,
+  entity: EntityDef,
+  options: ListOptions,
+  extraWhere?: RawBuilder<SqlBool>,
+): Promise<ListResult<Row>> {
+  let q = base;
+  if (extraWhere) q = q.where(extraWhere);
+  if (options.filter) q = q.where(compileFilter(options.filter, entity, alias));
+  const counted = options.count
+    ? q.clearSelect().select(sql<string>`count(*)`.as("n")).executeTakeFirst().then((r) => Number((r as { n: string } | undefined)?.n ?? 0))
+    : undefined;
+  const seq = sql.ref(`${alias}.${entity.sequenceColumn}`);
+  const keyset = options.orderBy.length === 0 && options.skip === 0;
+  let page = q;
+  if (keyset) {
+    if (options.after !== undefined) page = page.where(sql<SqlBool>`${seq} > ${options.after}`);
+    page = page.orderBy(sql`${seq}`);
+  } else {
+    for (const o of options.orderBy) {
+      const col = sql.ref(`${alias}.${o.column}`);
+      page = page.orderBy(sql`${o.lowered ? sql`lower(${col})` : col} ${sql.raw(o.desc ? "desc nulls last" : "asc nulls first")}`);
+    }
+    page = page.orderBy(sql`${seq}`).offset(options.skip);
+  }
+  const fetched = (await page.limit(options.top + 1).execute()) as Row[];
+  const more = fetched.length > options.top;
+  const rows = more ? fetched.slice(0, options.top) : fetched;
+  let skiptoken: string | undefined;
+  if (more) {
+    skiptoken = keyset
+      ? encodeSkipToken({ k: Number(rows[rows.length - 1][entity.sequenceColumn]) })
+      : encodeSkipToken({ o: options.skip + options.top });
+  }
+  return { rows, count: counted ? await counted : undefined, skiptoken };
+}
+
+/** scheme://host of the request itself, so nextLink stays on the host the client used. */
+export function requestOrigin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
+}
+
+export function apiVersion(req: FastifyRequest): "v1.0" | "beta" {
+  return req.url.startsWith("/beta") ? "beta" : "v1.0";
+}
+
+export function contextUrl(req: FastifyRequest, fragment: string): string {
+  return `${requestOrigin(req)}/${apiVersion(req)}/$metadata#${fragment}`;
+}
+
+export function nextLink(req: FastifyRequest, skiptoken: string): string {
+  const url = new URL(req.url, requestOrigin(req));
+  for (const k of [...url.searchParams.keys()]) if (/^\$?(skiptoken|skip)$/i.test(k)) url.searchParams.delete(k);
+  url.searchParams.set("$skiptoken", skiptoken);
+  return url.toString();
+}
+
+/** Keeps only the selected properties (and the type annotation) of a Graph object. */
+export function project<T extends Record<string, unknown>>(item: T, select: string[] | undefined): Record<string, unknown> {
+  if (!select) return item;
+  const out: Record<string, unknown> = {};
+  if (item["@odata.type"] !== undefined) out["@odata.type"] = item["@odata.type"];
+  for (const s of select) if (s in item) out[s] = item[s];
+  return out;
+}
+
+export function collectionBody(
+  req: FastifyRequest,
+  fragment: string,
+  options: ListOptions,
+  result: { items: Record<string, unknown>[]; count?: number; skiptoken?: string },
+): Record<string, unknown> {
+  const ctx = options.select ? `${fragment}(${options.select.join(",")})` : fragment;
+  const body: Record<string, unknown> = { "@odata.context": contextUrl(req, ctx) };
+  if (result.count !== undefined) body["@odata.count"] = result.count;
+  body.value = result.items.map((i) => project(i, options.select ? [...options.select, ...options.expand] : undefined));
+  if (result.skiptoken) body["@odata.nextLink"] = nextLink(req, result.skiptoken);
+  return body;
+}
