@@ -190,7 +190,8 @@ export function nextLink(req: FastifyRequest, skiptoken: string): string {
   const url = new URL(req.url, requestOrigin(req));
   for (const k of [...url.searchParams.keys()]) if (/^\$?(skiptoken|skip)$/i.test(k)) url.searchParams.delete(k);
   url.searchParams.set("$skiptoken", skiptoken);
-  return url.toString();
+  // Graph writes option names with a literal '$'; URLSearchParams would escape it.
+  return url.toString().replace(/([?&])%24/g, "$1$");
 }
 
 /** Keeps only the selected properties (and the type annotation) of a Graph object. */
