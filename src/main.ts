@@ -16,6 +16,9 @@ import { createAuditService } from "./modules/audit/audit.service.ts";
 import { createDirectoryRepository } from "./modules/directory/directory.repository.ts";
 import { registerDirectoryRoutes } from "./modules/directory/directory.routes.ts";
 import { createDirectoryService } from "./modules/directory/directory.service.ts";
+import { createScimRepository } from "./modules/scim/scim.repository.ts";
+import { registerScimRoutes, registerScimTokenRoutes } from "./modules/scim/scim.routes.ts";
+import { createScimService } from "./modules/scim/scim.service.ts";
 import { bootstrap, type BootstrapResult } from "./modules/tenants/bootstrap.ts";
 import { createTenantsRepository } from "./modules/tenants/tenants.repository.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
@@ -51,7 +54,9 @@ function createServices(config: AppConfig, database: Database) {
     sessionTtlHours: config.ALLOT_SESSION_TTL_HOURS,
   });
   const directoryService = createDirectoryService({ db, directoryRepository, auditService });
-  return { auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService };
+  const scimRepository = createScimRepository(db);
+  const scimService = createScimService({ db, scimRepository, directoryRepository, directoryService, auditService });
+  return { auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
 }
 
 /** Builds a complete Allot (database migrated, bootstrap done, routes registered) without listening. */
@@ -65,7 +70,7 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
   const server = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     version,
-    auth: { accessService: services.accessService },
+    auth: { accessService: services.accessService, authenticateScim: services.scimService.authenticate },
     readiness: async () => {
       await sql`select 1`.execute(database.db);
       return true;
@@ -76,8 +81,11 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
       (app: App, v) => {
         if (v === "beta") registerAdminRoutes(app, routeDeps);
       },
+      (app: App, v) => {
+        if (v === "beta") registerScimTokenRoutes(app, services);
+      },
     ],
-    rootRoutes: [(app: App) => registerAuthRoutes(app, routeDeps), (app: App) => registerConsoleRoutes(app)],
+    rootRoutes: [(app: App) => registerScimRoutes(app, services), (app: App) => registerAuthRoutes(app, routeDeps), (app: App) => registerConsoleRoutes(app)],
   });
 
   const publicUrl = config.ALLOT_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`;

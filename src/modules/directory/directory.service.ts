@@ -44,6 +44,7 @@ const userColumns: Record<string, string> = {
   surname: "surname",
   jobTitle: "job_title",
   department: "department",
+  externalId: "external_id",
 };
 const groupColumns: Record<string, string> = {
   displayName: "display_name",
@@ -52,6 +53,7 @@ const groupColumns: Record<string, string> = {
   mailEnabled: "mail_enabled",
   securityEnabled: "security_enabled",
   memberKind: "member_kind",
+  externalId: "external_id",
 };
 const deviceColumns: Record<string, string> = {
   deviceName: "device_name",
@@ -80,6 +82,9 @@ export function idFromReference(ref: string): string {
   if (!m) throw badRequest(`The @odata.id '${ref}' does not reference a directory object; use https://graph.microsoft.com/v1.0/directoryObjects/{id}.`);
   return m[1].toLowerCase();
 }
+
+/** Changes made by the SCIM provisioning service are audited under its own component. */
+const componentOf = (ctx: Ctx) => (ctx.actor.type === "scim" ? "Provisioning" : "Directory");
 
 const memberTypeOf = (odataType: string): MemberType => (odataType === USER ? "user" : odataType === GROUP ? "group" : "device");
 
@@ -135,12 +140,43 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
     await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "memberAdded", object_type: type, object_id: memberId, group_id: group.id, occurred_at: joinedAt }]);
     await audit.record(trx, ctx, {
       activity: existing ? "Re-add member to group" : "Add member to group",
-      component: "Directory",
+      component: componentOf(ctx),
       operation: "Action",
       changes: [
         { type: GROUP, id: group.id, displayName: group.display_name, before: existing ? { joinedAt: existing.joined_at.toISOString() } : null, after: { memberId, memberType: type, joinedAt: joinedAt.toISOString() } },
       ],
     });
+  }
+
+  /** Updates a group's properties in an open transaction, with its audit entry. */
+  async function updateGroupTx(trx: Executor, ctx: Ctx, id: string, body: Body) {
+    const values = toColumns(body, groupColumns);
+    const before = await requireGroup(trx, ctx.tenantId, id);
+    if (values.member_kind && values.member_kind !== before.member_kind && values.member_kind !== "mixed") {
+      const wrong = values.member_kind === "user" ? "device" : "user";
+      const clash = await trx.selectFrom("group_members").select("member_id").where("tenant_id", "=", ctx.tenantId).where("group_id", "=", id).where("member_type", "=", wrong).executeTakeFirst();
+      if (clash) throw badRequest(`The group has ${wrong} members; remove them before making it a ${values.member_kind} group.`);
+    }
+    const row = await repo.updateGroup(trx, ctx.tenantId, id, values);
+    if (!row) throw notFound("group", id);
+    const after = groupToGraph(row);
+    await audit.record(trx, ctx, { activity: "Update group", component: componentOf(ctx), operation: "Patch", changes: [{ type: GROUP, id, displayName: row.display_name, before: groupToGraph(before), after }] });
+    return after;
+  }
+
+  /** Removes one member in an open transaction, records audit and change; false when it was not a member. */
+  async function removeMemberTx(trx: Executor, ctx: Ctx, group: { id: string; display_name: string }, memberId: string): Promise<boolean> {
+    const existing = isUuid(memberId) ? await repo.findMembership(trx, ctx.tenantId, group.id, memberId) : undefined;
+    if (!existing) return false;
+    await repo.removeMember(trx, ctx.tenantId, group.id, memberId);
+    await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "memberRemoved", object_type: existing.member_type, object_id: memberId, group_id: group.id }]);
+    await audit.record(trx, ctx, {
+      activity: "Remove member from group",
+      component: componentOf(ctx),
+      operation: "Action",
+      changes: [{ type: GROUP, id: group.id, displayName: group.display_name, before: { memberId, memberType: existing.member_type, joinedAt: existing.joined_at.toISOString() }, after: null }],
+    });
+    return true;
   }
 
   return {
@@ -167,7 +203,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           const row = await repo.insertUser(trx, { tenant_id: ctx.tenantId, id: randomUUID(), ...(values as { display_name: string; user_principal_name: string; account_enabled: boolean }) });
           const after = userToGraph(row);
           await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "userCreated", object_type: "user", object_id: row.id }]);
-          await audit.record(trx, ctx, { activity: "Create user", component: "Directory", operation: "Create", changes: [{ type: USER, id: row.id, displayName: row.user_principal_name, after }] });
+          await audit.record(trx, ctx, { activity: "Create user", component: componentOf(ctx), operation: "Create", changes: [{ type: USER, id: row.id, displayName: row.user_principal_name, after }] });
           return after;
         });
       } catch (err) {
@@ -187,7 +223,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
             changes.push({ tenant_id: ctx.tenantId, change_type: row.account_enabled ? "userEnabled" : "userDisabled", object_type: "user", object_id: row.id });
           await repo.recordChanges(trx, changes);
           const after = userToGraph(row);
-          await audit.record(trx, ctx, { activity: "Update user", component: "Directory", operation: "Patch", changes: [{ type: USER, id: row.id, displayName: row.user_principal_name, before: userToGraph(before), after }] });
+          await audit.record(trx, ctx, { activity: "Update user", component: componentOf(ctx), operation: "Patch", changes: [{ type: USER, id: row.id, displayName: row.user_principal_name, before: userToGraph(before), after }] });
           return after;
         });
       } catch (err) {
@@ -205,7 +241,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           ...left.map((g): ChangeRecord => ({ tenant_id: ctx.tenantId, change_type: "memberRemoved", object_type: "user", object_id: before.id, group_id: g, occurred_at: now })),
           { tenant_id: ctx.tenantId, change_type: "userDeleted", object_type: "user", object_id: before.id, occurred_at: now },
         ]);
-        await audit.record(trx, ctx, { activity: "Delete user", component: "Directory", operation: "Delete", changes: [{ type: USER, id: before.id, displayName: before.user_principal_name, before: userToGraph(before) }] });
+        await audit.record(trx, ctx, { activity: "Delete user", component: componentOf(ctx), operation: "Delete", changes: [{ type: USER, id: before.id, displayName: before.user_principal_name, before: userToGraph(before) }] });
       });
     },
 
@@ -230,7 +266,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
         return await db.transaction().execute(async (trx) => {
           const row = await repo.insertGroup(trx, { tenant_id: ctx.tenantId, id: randomUUID(), ...(values as { display_name: string }) });
           const after = groupToGraph(row);
-          await audit.record(trx, ctx, { activity: "Create group", component: "Directory", operation: "Create", changes: [{ type: GROUP, id: row.id, displayName: row.display_name, after }] });
+          await audit.record(trx, ctx, { activity: "Create group", component: componentOf(ctx), operation: "Create", changes: [{ type: GROUP, id: row.id, displayName: row.display_name, after }] });
           for (const memberId of binds) await addMemberTx(trx, ctx, row, memberId);
           return after;
         });
@@ -240,21 +276,8 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
       }
     },
     async updateGroup(ctx: Ctx, id: string, body: Body) {
-      const values = toColumns(body, groupColumns);
       try {
-        return await db.transaction().execute(async (trx) => {
-          const before = await requireGroup(trx, ctx.tenantId, id);
-          if (values.member_kind && values.member_kind !== before.member_kind && values.member_kind !== "mixed") {
-            const wrong = values.member_kind === "user" ? "device" : "user";
-            const clash = await trx.selectFrom("group_members").select("member_id").where("tenant_id", "=", ctx.tenantId).where("group_id", "=", id).where("member_type", "=", wrong).executeTakeFirst();
-            if (clash) throw badRequest(`The group has ${wrong} members; remove them before making it a ${values.member_kind} group.`);
-          }
-          const row = await repo.updateGroup(trx, ctx.tenantId, id, values);
-          if (!row) throw notFound("group", id);
-          const after = groupToGraph(row);
-          await audit.record(trx, ctx, { activity: "Update group", component: "Directory", operation: "Patch", changes: [{ type: GROUP, id, displayName: row.display_name, before: groupToGraph(before), after }] });
-          return after;
-        });
+        return await db.transaction().execute((trx) => updateGroupTx(trx, ctx, id, body));
       } catch (err) {
         if (uniqueViolation(err)) throw conflict(`Another group with the same mailNickname already exists ('${body.mailNickname}').`);
         throw err;
@@ -270,7 +293,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           ...asMember.map((g): ChangeRecord => ({ tenant_id: ctx.tenantId, change_type: "memberRemoved", object_type: "group", object_id: id, group_id: g, occurred_at: now })),
           { tenant_id: ctx.tenantId, change_type: "groupDeleted", object_type: "group", object_id: id, occurred_at: now },
         ]);
-        await audit.record(trx, ctx, { activity: "Delete group", component: "Directory", operation: "Delete", changes: [{ type: GROUP, id, displayName: before.display_name, before: groupToGraph(before) }] });
+        await audit.record(trx, ctx, { activity: "Delete group", component: componentOf(ctx), operation: "Delete", changes: [{ type: GROUP, id, displayName: before.display_name, before: groupToGraph(before) }] });
       });
     },
     async addMember(ctx: Ctx, groupId: string, reference: string) {
@@ -283,16 +306,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
     async removeMember(ctx: Ctx, groupId: string, memberId: string) {
       await db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, ctx.tenantId, groupId);
-        const existing = isUuid(memberId) ? await repo.findMembership(trx, ctx.tenantId, groupId, memberId) : undefined;
-        if (!existing) throw notFound("group member", memberId);
-        await repo.removeMember(trx, ctx.tenantId, groupId, memberId);
-        await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "memberRemoved", object_type: existing.member_type, object_id: memberId, group_id: groupId }]);
-        await audit.record(trx, ctx, {
-          activity: "Remove member from group",
-          component: "Directory",
-          operation: "Action",
-          changes: [{ type: GROUP, id: groupId, displayName: group.display_name, before: { memberId, memberType: existing.member_type, joinedAt: existing.joined_at.toISOString() }, after: null }],
-        });
+        if (!(await removeMemberTx(trx, ctx, group, memberId))) throw notFound("group member", memberId);
       });
     },
     async listMembers(ctx: Ctx, groupId: string, options: ListOptions, transitive: boolean, castType?: string): Promise<Page> {
@@ -332,7 +346,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           const full = await requireDevice(trx, ctx.tenantId, row.id);
           const after = deviceToGraph(full);
           await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "deviceCreated", object_type: "device", object_id: row.id }]);
-          await audit.record(trx, ctx, { activity: "Create managed device", component: "Directory", operation: "Create", changes: [{ type: DEVICE, id: row.id, displayName: row.device_name, after }] });
+          await audit.record(trx, ctx, { activity: "Create managed device", component: componentOf(ctx), operation: "Create", changes: [{ type: DEVICE, id: row.id, displayName: row.device_name, after }] });
           return after;
         });
       } catch (err) {
@@ -352,7 +366,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           if (relevant.some((k) => (before as Record<string, unknown>)[k] !== (row as Record<string, unknown>)[k]))
             await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "deviceUserChanged", object_type: "device", object_id: id }]);
           const after = deviceToGraph(row);
-          await audit.record(trx, ctx, { activity: "Update managed device", component: "Directory", operation: "Patch", changes: [{ type: DEVICE, id, displayName: row.device_name, before: deviceToGraph(before), after }] });
+          await audit.record(trx, ctx, { activity: "Update managed device", component: componentOf(ctx), operation: "Patch", changes: [{ type: DEVICE, id, displayName: row.device_name, before: deviceToGraph(before), after }] });
           return after;
         });
       } catch (err) {
@@ -370,12 +384,14 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           ...left.map((g): ChangeRecord => ({ tenant_id: ctx.tenantId, change_type: "memberRemoved", object_type: "device", object_id: id, group_id: g, occurred_at: now })),
           { tenant_id: ctx.tenantId, change_type: "deviceDeleted", object_type: "device", object_id: id, occurred_at: now },
         ]);
-        await audit.record(trx, ctx, { activity: "Delete managed device", component: "Directory", operation: "Delete", changes: [{ type: DEVICE, id, displayName: before.device_name, before: deviceToGraph(before) }] });
+        await audit.record(trx, ctx, { activity: "Delete managed device", component: componentOf(ctx), operation: "Delete", changes: [{ type: DEVICE, id, displayName: before.device_name, before: deviceToGraph(before) }] });
       });
     },
     changesSince: (tenantId: string, afterSeq: number, limit?: number) => repo.changesSince(tenantId, afterSeq, limit),
-    /** Exposed for SCIM and imports, which add members inside their own transactions. */
+    /** Exposed for SCIM and imports, which change groups inside their own transactions. */
     addMemberTx,
+    removeMemberTx,
+    updateGroupTx,
   };
 }
 export type DirectoryService = ReturnType<typeof createDirectoryService>;
