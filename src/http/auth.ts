@@ -26,10 +26,26 @@ export function bearerOf(req: FastifyRequest): string | undefined {
   return m ? m[1].trim() : undefined;
 }
 
+/** A registered route and the access it declares (the route × role test walks this list). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route registered on `app` so far, in registration order (HEAD twins of GET routes left out). */
+export function registeredRoutes(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
   app.addHook("onRoute", (route) => {
     const access = (route.config as { access?: RouteAccess } | undefined)?.access;
     if (!access && !route.url.startsWith("/documentation")) throw new Error(`route ${route.method} ${route.url} declares no config.access`);
+    for (const method of [route.method].flat()) if (method !== "HEAD" && access) table.push({ method, url: route.url, access });
   });
 
   app.addHook("onRequest", async (req) => {

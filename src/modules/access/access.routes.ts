@@ -1,13 +1,13 @@
 // Console sign-in (/auth/*), the OAuth2 client-credentials token endpoint shaped like Entra's, and
 // the admin API for administrators, app registrations and tenants (/beta/admin/*).
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../../http/auth.ts";
 import { ctxOf } from "../../http/context.ts";
 import type { App } from "../../http/types.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
-import type { AccessService } from "./access.service.ts";
+import { type AccessService, validateEmail, validatePassword } from "./access.service.ts";
 import { roles } from "./roles.ts";
 
 const RoleList = Type.Array(Type.Union(roles.map((r) => Type.Literal(r))), { minItems: 1 });
@@ -25,6 +25,10 @@ export function registerAuthRoutes(app: App, deps: AccessRouteDeps) {
   const tags = ["auth"];
   const cookieBase = { path: "/", sameSite: "strict" as const, secure: deps.secureCookies };
 
+  // Keyed on the connection's address, not req.ip: the server trusts X-Forwarded-For, which any client
+  // can set, so keying on req.ip would let a password guesser pick a fresh address for every attempt.
+  const signInLimit = { max: deps.loginRateLimit, timeWindow: "1 minute", keyGenerator: (req: FastifyRequest) => req.socket.remoteAddress ?? req.ip };
+
   const setSessionCookies = (reply: FastifyReply, s: { sessionToken: string; csrfToken: string; expiresInSeconds: number }) => {
     reply.setCookie(SESSION_COOKIE, s.sessionToken, { ...cookieBase, httpOnly: true, maxAge: s.expiresInSeconds });
     // Readable by the console's script, which echoes it in the x-csrf-token header (double submit).
@@ -34,7 +38,7 @@ export function registerAuthRoutes(app: App, deps: AccessRouteDeps) {
   app.post(
     "/auth/login",
     {
-      config: { access: "public", rateLimit: { max: deps.loginRateLimit, timeWindow: "1 minute" } },
+      config: { access: "public", rateLimit: signInLimit },
       schema: {
         tags,
         summary: "Console sign-in with a local administrator account",
@@ -64,7 +68,7 @@ export function registerAuthRoutes(app: App, deps: AccessRouteDeps) {
   app.post(
     "/auth/setup",
     {
-      config: { access: "public", rateLimit: { max: deps.loginRateLimit, timeWindow: "1 minute" } },
+      config: { access: "public", rateLimit: signInLimit },
       schema: {
         tags,
         summary: "First-run: create the first Global administrator with the one-time setup link's token",
@@ -167,6 +171,11 @@ export function registerAdminRoutes(app: App, deps: AccessRouteDeps) {
     async (req, reply) => {
       const ctx = ctxOf(req);
       if (Boolean(req.body.adminUserPrincipalName) !== Boolean(req.body.adminPassword)) throw new AppError("badRequest", "adminUserPrincipalName and adminPassword go together.");
+      // Check the first administrator before the tenant exists, so a bad one leaves no half-made tenant.
+      if (req.body.adminUserPrincipalName) {
+        validateEmail(req.body.adminUserPrincipalName);
+        validatePassword(req.body.adminPassword);
+      }
       const tenant = await deps.tenantsService.create(ctx, req.body);
       let administrator: unknown;
       if (req.body.adminUserPrincipalName)

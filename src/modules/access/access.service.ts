@@ -29,6 +29,11 @@ export function validateRoles(input: unknown): Role[] {
   return [...new Set(input as Role[])];
 }
 
+export function validateEmail(email: unknown): string {
+  if (typeof email !== "string" || !emailRe.test(email)) throw badRequest("userPrincipalName must be an e-mail address.");
+  return email;
+}
+
 export function validatePassword(password: unknown): string {
   if (typeof password !== "string" || password.length < 12) throw badRequest("The password must be at least 12 characters long.");
   if (password.length > 256) throw badRequest("The password must be at most 256 characters long.");
@@ -256,9 +261,14 @@ export function createAccessService(deps: AccessDeps) {
     /** First-run: the one-time setup link creates the first Global administrator. */
     async completeSetup(input: { token: unknown; email: unknown; password: unknown; displayName?: unknown }, requestId: string) {
       if (typeof input.token !== "string" || !input.token) throw badRequest("The setup token is missing.");
+      // Validate before claiming, so a mistyped e-mail or a short password does not burn the one-time link.
+      validateEmail(input.email);
+      validatePassword(input.password);
       const tokenHash = hashSecret(input.token);
       const claimed = await db.transaction().execute(async (trx) => repo.claimSetupLink(trx, tokenHash));
       if (!claimed) throw new AppError("forbidden", "This setup link is not valid: it was used already, has expired, or was replaced by a newer one.");
+      // First-run only: once an administrator exists (created by the CLI or the admin API), a link still lying around is void.
+      if ((await repo.countAdministrators(claimed.tenant_id)) > 0) throw new AppError("forbidden", "Setup is already complete: an administrator exists. Sign in instead.");
       const ctx: Ctx = { tenantId: claimed.tenant_id, requestId, actor: { type: "system", applicationDisplayName: "First-run setup" } };
       return createAdministrator(ctx, { email: input.email, password: input.password, displayName: input.displayName, roles: ["globalAdministrator"] });
     },

@@ -33,6 +33,9 @@ export const auditEventEntity: EntityDef = {
 };
 
 type Row = Record<string, any>;
+/** Names come from users (a group called "=HYPERLINK(…)"); a leading quote keeps spreadsheets from running them as formulas. */
+const inertCell = (v: string) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function auditEventToGraph(r: Row) {
   const actor = typeof r.actor === "string" ? JSON.parse(r.actor) : r.actor;
   const resources = typeof r.resources === "string" ? JSON.parse(r.resources) : r.resources;
@@ -75,7 +78,8 @@ export function registerAuditRoutes(app: App, deps: { auditRepository: AuditRepo
       for (const row of r.rows) {
         const e = auditEventToGraph(row);
         const res: Row = e.resources[0] ?? {};
-        out += stringify([[e.activityDateTime, e.activity, e.componentName, e.activityOperationType, e.activityResult, e.actor.auditActorType, e.actor.userPrincipalName ?? e.actor.applicationDisplayName ?? "", res.auditResourceType ?? "", res.resourceId ?? "", res.displayName ?? "", JSON.stringify(res.modifiedProperties ?? []), e.correlationId ?? ""]]);
+        const cells = [e.activityDateTime, e.activity, e.componentName, e.activityOperationType, e.activityResult, e.actor.auditActorType, e.actor.userPrincipalName ?? e.actor.applicationDisplayName ?? "", res.auditResourceType ?? "", res.resourceId ?? "", res.displayName ?? "", JSON.stringify(res.modifiedProperties ?? []), e.correlationId ?? ""];
+        out += stringify([cells.map(inertCell)]);
       }
       if (!r.skiptoken) break;
       if (options.orderBy.length === 0 && options.skip === 0) after = Number(r.rows[r.rows.length - 1].seq);
@@ -84,7 +88,8 @@ export function registerAuditRoutes(app: App, deps: { auditRepository: AuditRepo
     return out;
   });
   app.get("/deviceManagement/auditEvents/:id", { config, schema: { tags, summary: "Get an audit event", params: Type.Object({ id: Type.String() }) } }, async (req) => {
-    const row = await deps.auditRepository.get(ctxOf(req).tenantId, req.params.id);
+    // ids are GUIDs; anything else cannot match (and must not reach the uuid column as a malformed value)
+    const row = uuidRe.test(req.params.id) ? await deps.auditRepository.get(ctxOf(req).tenantId, req.params.id) : undefined;
     if (!row) throw notFound("auditEvent", req.params.id);
     return { "@odata.context": contextUrl(req, "deviceManagement/auditEvents/$entity"), ...auditEventToGraph(row) };
   });
