@@ -2,9 +2,11 @@
 import type { Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import * as foundation from "./migrations/2026_11_21_0001_foundation.ts";
+import * as auditNoTruncate from "./migrations/2026_11_21_0010_audit_no_truncate.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
+  "2026_11_21_0010_audit_no_truncate": auditNoTruncate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

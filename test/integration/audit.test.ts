@@ -325,12 +325,13 @@ describe(`audit log (${engine})`, () => {
     for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
   });
 
-  it("is append-only: a direct UPDATE or DELETE on audit_events raises", async () => {
+  it("is append-only: a direct UPDATE, DELETE or TRUNCATE on audit_events raises", async () => {
     const db = t.allot.database.db;
     const before = await allEvents("?$top=999");
     await expect(db.updateTable("audit_events").set({ activity: "tampered" }).where("tenant_id", "=", t.allot.bootstrapResult.tenantId).execute()).rejects.toThrow(/append-only/);
     await expect(db.deleteFrom("audit_events").where("tenant_id", "=", t.allot.bootstrapResult.tenantId).execute()).rejects.toThrow(/append-only/);
     await expect(sql`update audit_events set actor = '{}'::jsonb`.execute(db)).rejects.toThrow(/append-only/);
+    await expect(sql`truncate audit_events`.execute(db)).rejects.toThrow(/append-only/);
     // the database still works, and nothing changed
     const after = await allEvents("?$top=999");
     expect(after).toEqual(before);
