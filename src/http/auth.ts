@@ -17,7 +17,11 @@ export interface AuthDeps {
   accessService: AccessService;
   /** Resolves a SCIM bearer secret to its tenant (the SCIM module supplies it). */
   authenticateScim?: (secret: string) => Promise<Principal | undefined>;
+  /** Resolves the tenant named by the x-allot-tenant header (the local CLI token may act in any tenant). */
+  resolveTenant?: (ref: string) => Promise<{ id: string } | undefined>;
 }
+
+export const TENANT_HEADER = "x-allot-tenant";
 
 export function bearerOf(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -62,6 +66,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
     if (token) {
       principal = await deps.accessService.authenticateBearer(token);
       if (!principal) throw new AppError("unauthenticated", "Access token has expired or is not yet valid, or its signature is invalid.");
+      const actAs = req.headers[TENANT_HEADER];
+      if (typeof actAs === "string" && actAs) {
+        if (principal.kind !== "cli") throw new AppError("badRequest", `The ${TENANT_HEADER} header is honoured only for the local allot CLI; a token acts in the tenant that issued it.`);
+        const tenant = await deps.resolveTenant?.(actAs);
+        if (!tenant) throw new AppError("badRequest", `Tenant '${actAs}' not found.`);
+        principal = { ...principal, tenantId: tenant.id };
+      }
     } else {
       const cookie = req.cookies?.[SESSION_COOKIE];
       if (cookie) {

@@ -58,13 +58,13 @@ export function registerBatchRoute(app: App, root: FastifyInstance, version: "v1
     for (const r of order) {
       const failedDep = (r.dependsOn ?? []).find((d) => (results.get(d)?.status ?? 500) >= 400);
       if (failedDep) {
-        results.set(r.id, { id: r.id, status: 424, headers: { "content-type": "application/json" }, body: graphErrorBody(req, "failedDependency", `Request '${failedDep}', which this request depends on, failed.`) });
+        results.set(r.id, { id: r.id, status: 424, headers: { "Content-Type": "application/json" }, body: graphErrorBody(req, "failedDependency", `Request '${failedDep}', which this request depends on, failed.`) });
         continue;
       }
       let url = r.url.startsWith("/") ? r.url : `/${r.url}`;
       if (!/^\/(v1\.0|beta)\//i.test(url)) url = `/${version}${url}`;
       if (/^\/(v1\.0|beta)\/\$batch/i.test(url)) {
-        results.set(r.id, { id: r.id, status: 400, headers: { "content-type": "application/json" }, body: graphErrorBody(req, "invalidRequest", "A batch cannot contain another batch.") });
+        results.set(r.id, { id: r.id, status: 400, headers: { "Content-Type": "application/json" }, body: graphErrorBody(req, "invalidRequest", "A batch cannot contain another batch.") });
         continue;
       }
       const headers: Record<string, string> = {};
@@ -73,8 +73,10 @@ export function registerBatchRoute(app: App, root: FastifyInstance, version: "v1
       headers.host = req.headers.host ?? "localhost";
       if (req.headers["x-forwarded-proto"]) headers["x-forwarded-proto"] = String(req.headers["x-forwarded-proto"]);
       const res = await root.inject({ method: r.method as "GET", url, headers, payload: r.body === undefined ? undefined : typeof r.body === "string" ? r.body : JSON.stringify(r.body) });
+      // Header names as Graph writes them in batch responses; the JS SDK's BatchResponseContent only
+      // parses a JSON body when it finds "Content-Type" spelled this way.
       const outHeaders: Record<string, string> = {};
-      for (const k of ["content-type", "location", "retry-after"]) if (res.headers[k]) outHeaders[k] = String(res.headers[k]);
+      for (const [k, name] of [["content-type", "Content-Type"], ["location", "Location"], ["retry-after", "Retry-After"]]) if (res.headers[k]) outHeaders[name] = String(res.headers[k]);
       let body: unknown;
       if (res.body) {
         try {

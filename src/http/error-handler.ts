@@ -52,6 +52,13 @@ export function registerErrorHandling(app: FastifyInstance) {
     if (error.validation) {
       return reply.status(400).send(graphErrorBody(req, "Request_BadRequest", describeValidation(error.validation as AjvError[], error.validationContext)));
     }
+    // PostgreSQL "data exception" (class 22): a value that passed validation but cannot be stored,
+    // such as a NUL character in text. The client's input, so a 400 (the SQL detail stays in the log).
+    const sqlState = (error as { code?: unknown; severity?: unknown }).code;
+    if (typeof sqlState === "string" && /^22[0-9A-Z]{3}$/.test(sqlState) && "severity" in error) {
+      req.log.info({ err: error }, "database rejected a value");
+      return reply.status(400).send(graphErrorBody(req, "Request_BadRequest", "A value in the request cannot be stored (for example it contains a NUL character or is out of range)."));
+    }
     const status = error.statusCode ?? 500;
     if (status === 413) return reply.status(413).send(graphErrorBody(req, "requestEntityTooLarge", "The request body is larger than the 10 MB limit."));
     if (status === 415) return reply.status(415).send(graphErrorBody(req, "unsupportedMediaType", `Content-Type '${req.headers["content-type"] ?? ""}' is not supported here; send application/json.`));

@@ -86,6 +86,8 @@ export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstan
   for (const version of ["v1.0", "beta"] as const) {
     await app.register(
       async (scope) => {
+        // The Graph API speaks JSON: a text/plain body is a 415, not a string for the schema to reject.
+        scope.removeContentTypeParser("text/plain");
         const typed = scope as unknown as App;
         registerBatchRoute(typed, app, version);
         for (const register of opts.graphRoutes) register(typed, version);

@@ -54,7 +54,9 @@ function coerce(r: Resolved, lit: Literal): unknown {
       if (lit.type !== "number" || !Number.isInteger(lit.value)) throw badRequest(`An integer is required to compare with '${name}'.`);
       return lit.value;
     case "guid":
-      if (lit.type !== "guid" && lit.type !== "string") throw badRequest(`A GUID is required to compare with '${name}'.`);
+      // A quoted string is accepted too, but it must be a GUID (the column is a uuid).
+      if ((lit.type !== "guid" && lit.type !== "string") || !guidText.test(String(lit.value)))
+        throw badRequest(`A GUID such as 00000000-0000-0000-0000-000000000000 is required to compare with '${name}'.`);
       return String(lit.value).toLowerCase();
     case "datetime": {
       const text = String(lit.value);
@@ -66,6 +68,8 @@ function coerce(r: Resolved, lit: Literal): unknown {
   }
 }
 
+const guidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const opSql = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
 
 function escapeLike(s: string): string {
@@ -75,6 +79,32 @@ function escapeLike(s: string): string {
 function columnRef(r: Resolved, alias: string, lowered: boolean) {
   const ref = sql.ref(`${alias}.${r.def.column}`);
   return lowered ? sql`lower(${ref})` : ref;
+}
+
+/**
+ * A filter as read through a cast segment (`/members/microsoft.graph.user?$filter=...`): its
+ * unqualified properties are those of the cast type, so one the type lacks is a 400 naming it.
+ */
+export function castFilter(node: FilterNode, castType: string): FilterNode {
+  const q = (p: PropertyPath): PropertyPath => (p.path[0]?.includes(".") ? p : { kind: "property", path: [castType, ...p.path] });
+  switch (node.kind) {
+    case "and":
+    case "or":
+      return { ...node, left: castFilter(node.left, castType), right: castFilter(node.right, castType) };
+    case "not":
+      return { ...node, operand: castFilter(node.operand, castType) };
+    case "compare":
+      return { ...node, left: q(node.left) };
+    case "call":
+    case "in":
+    case "boolProperty":
+      return { ...node, property: q(node.property) };
+    case "any":
+      // the lambda body refers to the collection's elements, not to properties
+      return { ...node, collection: q(node.collection) };
+    case "isof":
+      return node;
+  }
 }
 
 export function compileFilter(node: FilterNode, entity: EntityDef, alias: string): RawBuilder<SqlBool> {

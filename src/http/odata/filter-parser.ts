@@ -67,7 +67,7 @@ function tokenize(input: string): Token[] {
       continue;
     }
     const dt = datetimeRe.exec(rest);
-    if (dt && dt[1]) {
+    if (dt && !/[\w:.-]/.test(rest[dt[0].length] ?? "")) {
       tokens.push({ t: "datetime", v: dt[0], pos: i });
       i += dt[0].length;
       continue;
@@ -276,5 +276,6 @@ class Parser {
 export function parseFilter(input: string): FilterNode {
   if (!input.trim()) throw badRequest("Invalid filter clause: the $filter expression is empty.");
   if (input.length > 4000) throw badRequest("Invalid filter clause: the $filter expression is longer than 4000 characters.");
+  if (input.includes("\u0000")) throw badRequest("Invalid filter clause: the NUL character (U+0000) is not allowed.");
   return new Parser(input).parse();
 }

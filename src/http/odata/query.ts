@@ -3,8 +3,8 @@
 import { type SelectQueryBuilder, type SqlBool, type RawBuilder, sql } from "kysely";
 import type { FastifyRequest } from "fastify";
 import { badRequest } from "../../lib/errors.ts";
-import { compileFilter } from "./compile.ts";
-import { type EntityDef, findProperty } from "./entity.ts";
+import { castFilter, compileFilter } from "./compile.ts";
+import { type EntityDef, findProperty, type PropertyDef } from "./entity.ts";
 import { type FilterNode, parseFilter } from "./filter-parser.ts";
 
 export interface ListOptions {
@@ -20,8 +20,10 @@ export interface ListOptions {
 
 const knownOptions = new Set(["filter", "select", "expand", "orderby", "top", "skip", "count", "skiptoken", "search", "format"]);
 
+/** A query option by name, with or without the `$`, in any letter case (as OData allows). */
 export function readOption(query: Record<string, unknown>, name: string): string | undefined {
-  const v = query[`$${name}`] ?? query[name];
+  const keys = Object.keys(query).filter((k) => k.toLowerCase() === `$${name}` || k.toLowerCase() === name);
+  const v = keys.length > 1 ? keys.map((k) => query[k]) : keys.length === 1 ? query[keys[0]] : undefined;
   if (Array.isArray(v)) throw badRequest(`The query option '$${name}' was specified more than once.`);
   return v === undefined ? undefined : String(v);
 }
@@ -36,18 +38,41 @@ export function rejectUnknownOptions(query: Record<string, unknown>, allowed: re
   }
 }
 
-export function parseSelect(raw: string | undefined, entity: EntityDef): string[] | undefined {
+/** A property of the entity, or of the cast type when the collection is read through a cast segment. */
+function requireProperty(entity: EntityDef, name: string, castType?: string): [string, PropertyDef] {
+  const found = findProperty(entity, name);
+  if (!found || (castType && found[1].ownerTypes && !found[1].ownerTypes.includes(castType)))
+    throw badRequest(`Could not find a property named '${name}' on type '${castType ?? entity.typeName}'.`);
+  return found;
+}
+
+export function parseSelect(raw: string | undefined, entity: EntityDef, castType?: string): string[] | undefined {
   if (raw === undefined) return undefined;
   const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw badRequest("$select must name at least one property.");
-  return names.map((n) => {
-    const found = findProperty(entity, n);
-    if (!found) throw badRequest(`Could not find a property named '${n}' on type '${entity.typeName}'.`);
-    return found[0];
-  });
+  return names.map((n) => requireProperty(entity, n, castType)[0]);
 }
 
-export function parseListOptions(query: Record<string, unknown>, entity: EntityDef, opts: { maxTop?: number; defaultTop?: number } = {}): ListOptions {
+/** $expand names, checked against the entity's navigation properties. */
+export function parseExpand(raw: string | undefined, entity: EntityDef): string[] {
+  const expand: string[] = [];
+  if (raw === undefined) return expand;
+  for (const e of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const name = e.replace(/\(.*\)$/, "");
+    const known = entity.expandable?.find((x) => x.toLowerCase() === name.toLowerCase());
+    if (!known) throw badRequest(`Could not find a navigation property named '${name}' on type '${entity.typeName}' that can be expanded.`);
+    if (e !== name) throw badRequest(`Nested query options in $expand ('${e}') are not supported.`);
+    expand.push(known);
+  }
+  return expand;
+}
+
+/** `castType`: the collection is read through a cast segment (properties are that type's). */
+export function parseListOptions(
+  query: Record<string, unknown>,
+  entity: EntityDef,
+  opts: { maxTop?: number; defaultTop?: number; castType?: string } = {},
+): ListOptions {
   rejectUnknownOptions(query, ["filter", "select", "expand", "orderby", "top", "skip", "count", "skiptoken", "format"]);
   const maxTop = opts.maxTop ?? 999;
   const format = readOption(query, "format");
@@ -63,7 +88,7 @@ export function parseListOptions(query: Record<string, unknown>, entity: EntityD
   const skipRaw = readOption(query, "skip");
   let skip = 0;
   if (skipRaw !== undefined) {
-    if (!/^\d+$/.test(skipRaw)) throw badRequest(`Invalid value '${skipRaw}' for $skip: expected a whole number.`);
+    if (!/^\d+$/.test(skipRaw) || !Number.isSafeInteger(Number(skipRaw))) throw badRequest(`Invalid value '${skipRaw}' for $skip: expected a whole number.`);
     skip = Number(skipRaw);
   }
   const countRaw = readOption(query, "count");
@@ -71,7 +96,8 @@ export function parseListOptions(query: Record<string, unknown>, entity: EntityD
   const count = countRaw?.toLowerCase() === "true";
 
   const filterRaw = readOption(query, "filter");
-  const filter = filterRaw !== undefined ? parseFilter(filterRaw) : undefined;
+  const parsed = filterRaw !== undefined ? parseFilter(filterRaw) : undefined;
+  const filter = parsed && opts.castType ? castFilter(parsed, opts.castType) : parsed;
   // Compile once here so unknown properties fail before any SQL runs.
   if (filter) compileFilter(filter, entity, "t");
 
@@ -81,25 +107,13 @@ export function parseListOptions(query: Record<string, unknown>, entity: EntityD
     for (const part of orderRaw.split(",").map((s) => s.trim()).filter(Boolean)) {
       const m = /^([\w.]+)(?:\s+(asc|desc))?$/i.exec(part);
       if (!m) throw badRequest(`Invalid $orderby clause '${part}'.`);
-      const found = findProperty(entity, m[1]);
-      if (!found) throw badRequest(`Could not find a property named '${m[1]}' on type '${entity.typeName}'.`);
-      const [name, def] = found;
+      const [name, def] = requireProperty(entity, m[1], opts.castType);
       if (def.sortable === false || def.type === "stringCollection") throw badRequest(`The property '${name}' does not support sorting.`);
       orderBy.push({ name, column: def.column, desc: m[2]?.toLowerCase() === "desc", lowered: def.type === "string" && Boolean(def.caseInsensitive) });
     }
   }
 
-  const expandRaw = readOption(query, "expand");
-  const expand: string[] = [];
-  if (expandRaw !== undefined) {
-    for (const e of expandRaw.split(",").map((s) => s.trim()).filter(Boolean)) {
-      const name = e.replace(/\(.*\)$/, "");
-      const known = entity.expandable?.find((x) => x.toLowerCase() === name.toLowerCase());
-      if (!known) throw badRequest(`Could not find a navigation property named '${name}' on type '${entity.typeName}' that can be expanded.`);
-      if (e !== name) throw badRequest(`Nested query options in $expand ('${e}') are not supported.`);
-      expand.push(known);
-    }
-  }
+  const expand = parseExpand(readOption(query, "expand"), entity);
 
   let after: number | undefined;
   const token = readOption(query, "skiptoken");
@@ -108,13 +122,14 @@ export function parseListOptions(query: Record<string, unknown>, entity: EntityD
     if (decoded.o !== undefined) skip = decoded.o;
     if (decoded.k !== undefined) after = decoded.k;
   }
-  return { filter, select: parseSelect(readOption(query, "select"), entity), expand, orderBy, top, skip, count, after };
+  return { filter, select: parseSelect(readOption(query, "select"), entity, opts.castType), expand, orderBy, top, skip, count, after };
 }
 
 function decodeSkipToken(token: string): { k?: number; o?: number } {
   try {
     const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-    if (typeof v === "object" && v && (Number.isInteger(v.k) || Number.isInteger(v.o))) return v;
+    const position = (n: unknown) => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 0);
+    if (typeof v === "object" && v && (v.k !== undefined || v.o !== undefined) && position(v.k) && position(v.o)) return v;
   } catch {
     // fall through
   }
@@ -175,7 +190,17 @@ export async function runList<Row extends Record<string, any>>(
 
 /** scheme://host of the request itself, so nextLink stays on the host the client used. */
 export function requestOrigin(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}`;
+  const scheme = req.protocol === "https" ? "https" : "http";
+  let origin: URL | undefined;
+  try {
+    origin = new URL(`${scheme}://${req.host}`);
+  } catch {
+    origin = undefined;
+  }
+  // A Host header that is not a bare host[:port] (a path, credentials, a bad port) is refused.
+  if (!req.host || origin?.pathname !== "/" || origin.search || origin.hash || origin.username || origin.password)
+    throw badRequest(`The Host header '${req.host}' is not a valid host name.`);
+  return `${origin.protocol}//${origin.host}`;
 }
 
 export function apiVersion(req: FastifyRequest): "v1.0" | "beta" {

@@ -4,7 +4,8 @@ import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { ctxOf } from "../../http/context.ts";
 import { findDerivedType } from "../../http/odata/entity.ts";
-import { collectionBody, contextUrl, type ListOptions, parseListOptions, parseSelect, project, readOption, rejectUnknownOptions } from "../../http/odata/query.ts";
+import { parseFilter } from "../../http/odata/filter-parser.ts";
+import { collectionBody, contextUrl, type ListOptions, parseExpand, parseListOptions, parseSelect, project, readOption, rejectUnknownOptions } from "../../http/odata/query.ts";
 import type { App } from "../../http/types.ts";
 import { badRequest } from "../../lib/errors.ts";
 import { deviceEntity, directoryObjectEntity, groupEntity, userEntity } from "./directory.entities.ts";
@@ -16,11 +17,19 @@ const tags = ["directory"];
 
 type Q = Record<string, unknown>;
 
+/** $expand of a single entity: navigation properties the entity has (400 naming any other). */
+function expandOf(req: FastifyRequest, entity: typeof userEntity): string[] {
+  rejectUnknownOptions(req.query as Q, ["select", "expand"]);
+  return parseExpand(readOption(req.query as Q, "expand"), entity);
+}
+
+/** A single entity with $select applied (expanded navigation properties, already on `item`, kept). */
 function single(req: FastifyRequest, fragment: string, entity: typeof userEntity, item: Record<string, unknown>) {
   const q = req.query as Q;
-  rejectUnknownOptions(q, ["select", "expand"]);
+  const expand = expandOf(req, entity);
   const select = parseSelect(readOption(q, "select"), entity);
-  return { "@odata.context": contextUrl(req, `${fragment}/$entity`), ...project(item, select) };
+  const ctx = select ? `${fragment}(${select.join(",")})/$entity` : `${fragment}/$entity`;
+  return { "@odata.context": contextUrl(req, ctx), ...project(item, select ? [...select, ...expand] : undefined) };
 }
 
 function list(req: FastifyRequest, fragment: string, options: ListOptions, page: Page) {
@@ -47,9 +56,15 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
     const user = await svc.createUser(ctxOf(req), req.body);
     return reply.status(201).send({ "@odata.context": contextUrl(req, "users/$entity"), ...user });
   });
-  app.get("/users/:id", { config: read, schema: { tags, summary: "Get a user by id or userPrincipalName", params: IdParam } }, async (req) =>
-    single(req, "users", userEntity, await svc.getUser(ctxOf(req), req.params.id)),
-  );
+  app.get("/users/:id", { config: read, schema: { tags, summary: "Get a user by id or userPrincipalName", params: IdParam } }, async (req) => {
+    const expand = expandOf(req, userEntity);
+    const user: Record<string, unknown> = await svc.getUser(ctxOf(req), req.params.id);
+    if (expand.includes("memberOf"))
+      user.memberOf = (await svc.listMemberOf(ctxOf(req), "user", String(user.id), parseListOptions({ $top: "999" }, directoryObjectEntity), false)).items;
+    if (expand.includes("managedDevices"))
+      user.managedDevices = (await svc.listDevices(ctxOf(req), parseListOptions({ $filter: `userId eq ${user.id}`, $top: "999" }, deviceEntity))).items;
+    return single(req, "users", userEntity, user);
+  });
   app.patch("/users/:id", { config: write, schema: { tags, summary: "Update a user", params: IdParam, body: UserUpdate } }, async (req, reply) => {
     await svc.updateUser(ctxOf(req), req.params.id, req.body);
     return reply.status(204).send();
@@ -66,9 +81,10 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
   }
   app.get("/users/:id/managedDevices", { config: read, schema: { tags, summary: "Managed devices whose primary user is this user", params: IdParam } }, async (req) => {
     const user = await svc.getUser(ctxOf(req), req.params.id);
-    const q = { ...(req.query as Q), $filter: `userId eq ${user.id}${readOption(req.query as Q, "filter") ? ` and (${readOption(req.query as Q, "filter")})` : ""}` };
-    delete (q as Q).filter;
-    const options = parseListOptions(q, deviceEntity);
+    const options = parseListOptions(req.query as Q, deviceEntity);
+    // Combined as trees, never as text, so the caller's $filter cannot escape the user scope.
+    const own = parseFilter(`userId eq ${user.id}`);
+    options.filter = options.filter ? { kind: "and", left: own, right: options.filter } : own;
     return list(req, `users('${user.id}')/managedDevices`, options, await svc.listDevices(ctxOf(req), options));
   });
 
@@ -81,14 +97,9 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
     const group = await svc.createGroup(ctxOf(req), req.body);
     return reply.status(201).send({ "@odata.context": contextUrl(req, "groups/$entity"), ...group });
   });
-  app.get("/groups/:id", { config: read, schema: { tags, summary: "Get a group", params: IdParam } }, async (req) => {
-    const expand = readOption(req.query as Q, "expand");
-    if (expand !== undefined && expand.toLowerCase() !== "members") throw badRequest(`Could not find a navigation property named '${expand}' on type 'microsoft.graph.group' that can be expanded.`);
-    const item = await svc.getGroup(ctxOf(req), req.params.id, expand ? ["members"] : []);
-    const body = single(req, "groups", groupEntity, item);
-    if (expand && "members" in item) (body as Q).members = item.members;
-    return body;
-  });
+  app.get("/groups/:id", { config: read, schema: { tags, summary: "Get a group", params: IdParam } }, async (req) =>
+    single(req, "groups", groupEntity, await svc.getGroup(ctxOf(req), req.params.id, expandOf(req, groupEntity))),
+  );
   app.patch("/groups/:id", { config: write, schema: { tags, summary: "Update a group", params: IdParam, body: GroupUpdate } }, async (req, reply) => {
     await svc.updateGroup(ctxOf(req), req.params.id, req.body);
     return reply.status(204).send();
@@ -107,7 +118,7 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
       { config: read, schema: { tags, summary: `List ${nav} of one type (OData cast segment, e.g. microsoft.graph.user)`, params: Type.Object({ id: Type.String(), cast: Type.String() }) } },
       async (req) => {
         const cast = castOf(req.params.cast);
-        const options = parseListOptions(req.query as Q, directoryObjectEntity);
+        const options = parseListOptions(req.query as Q, directoryObjectEntity, { castType: cast });
         const fragment = cast === "microsoft.graph.user" ? "users" : cast === "microsoft.graph.group" ? "groups" : "deviceManagement/managedDevices";
         return list(req, fragment, options, await svc.listMembers(ctxOf(req), req.params.id, options, transitive, cast));
       },
@@ -146,9 +157,12 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
     const device = await svc.createDevice(ctxOf(req), req.body);
     return reply.status(201).send({ "@odata.context": contextUrl(req, "deviceManagement/managedDevices/$entity"), ...device });
   });
-  app.get("/deviceManagement/managedDevices/:id", { config: read, schema: { tags: devTags, summary: "Get a managed device", params: IdParam } }, async (req) =>
-    single(req, "deviceManagement/managedDevices", deviceEntity, await svc.getDevice(ctxOf(req), req.params.id)),
-  );
+  app.get("/deviceManagement/managedDevices/:id", { config: read, schema: { tags: devTags, summary: "Get a managed device", params: IdParam } }, async (req) => {
+    const expand = expandOf(req, deviceEntity);
+    const device: Record<string, unknown> = await svc.getDevice(ctxOf(req), req.params.id);
+    if (expand.includes("users")) device.users = device.userId ? [await svc.getUser(ctxOf(req), String(device.userId))] : [];
+    return single(req, "deviceManagement/managedDevices", deviceEntity, device);
+  });
   app.patch("/deviceManagement/managedDevices/:id", { config: write, schema: { tags: devTags, summary: "Update a managed device", params: IdParam, body: DeviceUpdate } }, async (req) => ({
     "@odata.context": contextUrl(req, "deviceManagement/managedDevices/$entity"),
     ...(await svc.updateDevice(ctxOf(req), req.params.id, req.body)),
