@@ -148,18 +148,22 @@ export function createDirectoryRepository(db: Kysely<DB>) {
             .where("gm.member_id", "in", memberIds)
             .orderBy("g.seq")
             .execute(),
-    membersOfGroups: (tenantId: string, groupIds: string[]) =>
-      groupIds.length === 0
-        ? Promise.resolve([])
-        : db
-            .selectFrom("group_members as gm")
-            .innerJoin("directory_objects as o", (j) => j.onRef("o.tenant_id", "=", "gm.tenant_id").onRef("o.id", "=", "gm.member_id"))
-            .selectAll("o")
-            .select("gm.group_id")
-            .where("gm.tenant_id", "=", tenantId)
-            .where("gm.group_id", "in", groupIds)
-            .orderBy("o.sort_key")
-            .execute(),
+    /** Up to `perGroup` members of each group (null: all), without reading whole large groups for $expand. */
+    membersOfGroups: async (tenantId: string, groupIds: string[], perGroup: number | null = 100) => {
+      if (groupIds.length === 0) return [];
+      const r = await sql<Record<string, any>>`
+        select o.*, g.gid as group_id
+        from unnest(${groupIds}::uuid[]) as g(gid)
+        cross join lateral (
+          select o.* from directory_objects o
+          where o.tenant_id = ${tenantId} and o.id in (
+            select gm.member_id from group_members gm where gm.tenant_id = ${tenantId} and gm.group_id = g.gid)
+          order by o.sort_key
+          limit ${perGroup}
+        ) o
+        order by g.gid, o.sort_key`.execute(db);
+      return r.rows;
+    },
     /** Would adding `childGroupId` under `parentGroupId` close a cycle? */
     isDescendant: async (ex: Executor, tenantId: string, ancestorId: string, candidateId: string) => {
       const r = await descendantGroups(ex, tenantId, ancestorId)

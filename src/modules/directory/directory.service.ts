@@ -250,13 +250,13 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
       const p = await page(repo.groupsQuery(ctx.tenantId), groupEntity, options, groupToGraph);
       if (options.expand.includes("members")) {
         const members = await repo.membersOfGroups(ctx.tenantId, p.rows.map((r) => r.id));
-        for (const item of p.items) item.members = members.filter((m) => m.group_id === item.id).slice(0, 100).map(directoryObjectToGraph);
+        for (const item of p.items) item.members = members.filter((m) => m.group_id === item.id).map(directoryObjectToGraph);
       }
       return p;
     },
     async getGroup(ctx: Ctx, id: string, expand: string[] = []) {
       const g = groupToGraph(await requireGroup(db, ctx.tenantId, id));
-      if (expand.includes("members")) (g as Body).members = (await repo.membersOfGroups(ctx.tenantId, [g.id])).slice(0, 100).map(directoryObjectToGraph);
+      if (expand.includes("members")) (g as Body).members = (await repo.membersOfGroups(ctx.tenantId, [g.id])).map(directoryObjectToGraph);
       return g;
     },
     async createGroup(ctx: Ctx, body: Body) {

@@ -97,7 +97,7 @@ export function createScimService(deps: ScimDeps) {
     return { row, members: withMembers ? (await membersOf(ctx.tenantId, [row.id])).get(row.id) : undefined };
   }
   async function membersOf(tenantId: string, groupIds: string[]): Promise<Map<string, MemberRow[]>> {
-    const rows = await dir.membersOfGroups(tenantId, groupIds);
+    const rows = await dir.membersOfGroups(tenantId, groupIds, null);
     const out = new Map<string, MemberRow[]>(groupIds.map((g) => [g, []]));
     for (const r of rows) if (r.odata_type !== "microsoft.graph.managedDevice") out.get(String(r.group_id))?.push({ id: String(r.id), odata_type: String(r.odata_type), display_name: String(r.display_name) });
     return out;
