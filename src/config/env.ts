@@ -25,6 +25,7 @@ const Env = Type.Object({
   ALLOT_ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600 }),
   ALLOT_SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 12 }),
   ALLOT_LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10, description: "failed-or-not login attempts per minute per address" }),
+  ALLOT_TRUST_PROXY: Type.String({ minLength: 1, default: "loopback", description: "proxies whose X-Forwarded-* headers are believed: 'loopback', 'none', or addresses/CIDRs separated by commas" }),
   ALLOT_IMPORT_CHUNK_ROWS: Type.Integer({ minimum: 100, maximum: 100000, default: 5000 }),
 });
 

@@ -24,6 +24,8 @@ export interface HttpOptions {
   /** Routes outside the Graph prefixes (token endpoint, /auth, SCIM, console). */
   rootRoutes: ((app: App) => void | Promise<void>)[];
   version: string;
+  /** Which peers may set X-Forwarded-For/-Proto/-Host (proxy-addr syntax); false trusts none. */
+  trustProxy: string | false;
 }
 
 export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -35,7 +37,7 @@ export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstan
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    trustProxy: true,
+    trustProxy: opts.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, useDefaults: true } },
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
     return503OnClosing: true,

@@ -89,3 +89,20 @@ describe(`readiness without a database (${engine})`, () => {
     expect((await t.request("GET", "/healthz")).status).toBe(200);
   });
 });
+
+describe(`trusted proxies (${engine})`, () => {
+  it("believes X-Forwarded-Proto from loopback by default, and from nobody with ALLOT_TRUST_PROXY=none", async () => {
+    const trusting = await startTestAllot();
+    const distrusting = await startTestAllot({ ALLOT_TRUST_PROXY: "none" });
+    try {
+      const headers = { "x-forwarded-proto": "https" };
+      const a = await trusting.request("GET", "/v1.0/users?$top=1", { token: trusting.adminToken, headers });
+      const b = await distrusting.request("GET", "/v1.0/users?$top=1", { token: distrusting.adminToken, headers });
+      expect(a.body["@odata.context"]).toMatch(/^https:\/\//);
+      expect(b.body["@odata.context"]).toMatch(/^http:\/\//);
+    } finally {
+      await trusting.close();
+      await distrusting.close();
+    }
+  });
+});
