@@ -188,6 +188,125 @@ export interface ImportsTable {
   completed_at: TimestampNullable;
 }
 
+
+export type VppTokenState = "unknown" | "valid" | "expired" | "invalid" | "assignedToExternalMDM" | "duplicateLocationId";
+export type SyncStatus = "none" | "inProgress" | "completed" | "failed";
+
+export interface VppTokensTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  display_name: string | null;
+  organization_name: string | null;
+  location_name: string | null;
+  location_id: string;
+  token_ciphertext: string;
+  token_fingerprint: string;
+  apple_id: string | null;
+  country_or_region: string;
+  account_type: "business" | "education";
+  automatically_update_apps: ColumnType<boolean, boolean | undefined, boolean>;
+  state: VppTokenState;
+  state_reason: string | null;
+  expiration_at: Timestamp;
+  last_modified_at: Timestamp;
+  last_sync_at: TimestampNullable;
+  last_full_sync_at: TimestampNullable;
+  last_sync_status: ColumnType<SyncStatus, SyncStatus | undefined, SyncStatus>;
+  last_sync_error: string | null;
+  sync_interval_hours: number | null;
+  next_sync_at: TimestampNullable;
+  notification_secret_hash: string | null;
+  notifications_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  external_mdm: Json<Record<string, unknown> | null>;
+  assets_version_id: string | null;
+  assignments_version_id: string | null;
+  users_version_id: string | null;
+  expiry_warnings_sent: ColumnType<number[], number[] | undefined, number[]>;
+  created_at: Timestamp;
+}
+
+export interface AppsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  odata_type: string;
+  source: "appleVpp" | "microsoftStore" | "saas";
+  token_id: string | null;
+  adam_id: string | null;
+  pricing_param: string | null;
+  product_type: string | null;
+  display_name: string | null;
+  publisher: string | null;
+  description: string | null;
+  bundle_id: string | null;
+  version: string | null;
+  icon_url: string | null;
+  app_store_url: string | null;
+  release_at: TimestampNullable;
+  supported_platforms: ColumnType<string[], string[] | undefined, string[]>;
+  device_assignable: ColumnType<boolean, boolean | undefined, boolean>;
+  revocable: ColumnType<boolean, boolean | undefined, boolean>;
+  total_count: ColumnType<number, number | undefined, number>;
+  assigned_count: ColumnType<number, number | undefined, number>;
+  available_count: ColumnType<number, number | undefined, number>;
+  retired_count: ColumnType<number, number | undefined, number>;
+  metadata_status: ColumnType<"pending" | "ok" | "notFound" | "notSoldInStorefront", string | undefined, string>;
+  metadata_country: string | null;
+  metadata_localizations: Json<unknown>;
+  unit_price: number | null;
+  created_at: Timestamp;
+  last_modified_at: Timestamp;
+}
+
+export interface StoreAssignmentsTable {
+  tenant_id: string;
+  token_id: string;
+  adam_id: string;
+  pricing_param: string;
+  serial_number: ColumnType<string, string | undefined, string>;
+  client_user_id: ColumnType<string, string | undefined, string>;
+  tracked: ColumnType<boolean, boolean | undefined, boolean>;
+  synced_at: Timestamp;
+}
+
+export interface AppleUsersTable {
+  tenant_id: string;
+  token_id: string;
+  client_user_id: string;
+  user_id: string | null;
+  apple_user_id: string | null;
+  email: string | null;
+  status: ColumnType<string, string | undefined, string>;
+  invite_code: string | null;
+  invite_url: string | null;
+  managed_apple_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface StoreNotificationsTable {
+  tenant_id: string;
+  token_id: string;
+  notification_id: string;
+  notification_type: string;
+  received_at: Timestamp;
+}
+
+export interface AdminNotificationsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  kind: string;
+  severity: "info" | "warning" | "critical";
+  title: string;
+  message: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  created_at: Timestamp;
+  acknowledged_at: TimestampNullable;
+}
+
 export interface DirectoryObjectsView {
   tenant_id: string;
   id: string;
@@ -213,4 +332,10 @@ export interface DB {
   directory_changes: DirectoryChangesTable;
   audit_events: AuditEventsTable;
   imports: ImportsTable;
+  vpp_tokens: VppTokensTable;
+  apps: AppsTable;
+  store_assignments: StoreAssignmentsTable;
+  apple_users: AppleUsersTable;
+  store_notifications: StoreNotificationsTable;
+  admin_notifications: AdminNotificationsTable;
 }
