@@ -19,14 +19,26 @@ export async function serve(config: AppConfig = loadConfig()): Promise<void> {
   const { server } = allot;
   const cliToken = `allot-cli.${randomSecret(32)}`;
   allot.services.accessService.setCliToken(cliToken);
-  await server.listen({ port: config.PORT, host: config.HOST });
+  try {
+    await server.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await allot.close().catch(() => undefined);
+    await lock?.release();
+    throw err;
+  }
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
   if (lock) updateLockInfo(config.dataDir, { url, cliToken });
   server.log.info({ url, database: config.database.kind, runMode: config.RUN_MODE }, "Allot is listening");
-  if (allot.bootstrapResult.setupUrl) {
-    const line = `No administrator exists yet. Open this one-time setup link to create the first Global administrator:\n  ${allot.bootstrapResult.setupUrl}\n(or set ALLOT_BOOTSTRAP_ADMIN_EMAIL and ALLOT_BOOTSTRAP_ADMIN_PASSWORD)`;
+  let setupUrl = allot.bootstrapResult.setupUrl;
+  if (setupUrl && !config.ALLOT_PUBLIC_URL) {
+    // Without a public URL the link names the address actually listened on (PORT=0 picks one).
+    const link = new URL(setupUrl);
+    setupUrl = `${url}${link.pathname}${link.search}`;
+  }
+  if (setupUrl) {
+    const line = `No administrator exists yet. Open this one-time setup link to create the first Global administrator:\n  ${setupUrl}\n(or set ALLOT_BOOTSTRAP_ADMIN_EMAIL and ALLOT_BOOTSTRAP_ADMIN_PASSWORD)`;
     process.stdout.write(`${line}\n`);
   }
 

@@ -25,8 +25,14 @@ const Env = Type.Object({
   ALLOT_ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600 }),
   ALLOT_SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 12 }),
   ALLOT_LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10, description: "failed-or-not login attempts per minute per address" }),
+  ALLOT_APPLE_BASE_URL: Type.String({ pattern: "^https?://[^\\s]+$", default: "https://vpp.itunes.apple.com/mdm/v2" }),
+  ALLOT_APPLE_METADATA_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$" })),
   ALLOT_TRUST_PROXY: Type.String({ minLength: 1, default: "loopback", description: "proxies whose X-Forwarded-* headers are believed: 'loopback', 'none', or addresses/CIDRs separated by commas" }),
   ALLOT_IMPORT_CHUNK_ROWS: Type.Integer({ minimum: 100, maximum: 100000, default: 5000 }),
+  ALLOT_MAX_TOKENS_PER_TENANT: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: "store tokens (Apple VPP) per tenant (TOK-2)" }),
+  ALLOT_TOKEN_EXPIRY_WARNING_DAYS: Type.String({ pattern: "^\\s*[1-9]\\d{0,2}(\\s*,\\s*[1-9]\\d{0,2})*\\s*$", default: "30,14,7,1", description: "days before a token expires at which administrators are warned, comma-separated (TOK-4)" }),
+  ALLOT_SYNC_INTERVAL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 12, description: "hours between scheduled syncs of each store token, jittered per token (SYNC-1)" }),
+  ALLOT_APPLE_EVENT_POLL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: "seconds between Apple event-status checks while an event is pending (SYNC-3 fallback)" }),
 });
 
 type RawEnv = Static<typeof Env>;
@@ -65,7 +71,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     const first = errors[0] as { instancePath?: string; message: string; params?: unknown };
     const name = (first.instancePath ?? "").replace(/^\//, "") || JSON.stringify(first.params);
     const shown = name in withDefaults && !name.includes("SECRET") && !name.includes("PASSWORD") ? ` (got '${withDefaults[name]}')` : "";
-    throw new ConfigError(`${name}: ${first.message}${shown}`);
+    // A union of literals reports "must be equal to constant": name the allowed values instead.
+    const choices = ((Env.properties as Record<string, { anyOf?: { const?: unknown }[] }>)[name]?.anyOf ?? []).map((s) => s.const).filter((c) => c !== undefined);
+    const message = choices.length > 0 ? `expected one of ${choices.join(", ")}` : first.message;
+    throw new ConfigError(`${name}: ${message}${shown}`);
   }
   const env = withDefaults as RawEnv;
   if (env.RUN_MODE !== "all" && !env.DATABASE_URL)

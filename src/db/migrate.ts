@@ -5,12 +5,14 @@ import * as foundation from "./migrations/2026_11_21_0001_foundation.ts";
 import * as directorySortKeys from "./migrations/2026_11_21_0003_directory_sort_keys.ts";
 import * as auditNoTruncate from "./migrations/2026_11_21_0010_audit_no_truncate.ts";
 import * as appleTokensCatalog from "./migrations/2026_11_21_0020_apple_tokens_catalog.ts";
+import * as catalogMetadata from "./migrations/2026_11_21_0022_catalog_metadata.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
   "2026_11_21_0003_directory_sort_keys": directorySortKeys,
   "2026_11_21_0010_audit_no_truncate": auditNoTruncate,
   "2026_11_21_0020_apple_tokens_catalog": appleTokensCatalog,
+  "2026_11_21_0022_catalog_metadata": catalogMetadata,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

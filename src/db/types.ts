@@ -257,6 +257,14 @@ export interface AppsTable {
   unit_price: number | null;
   created_at: Timestamp;
   last_modified_at: Timestamp;
+  // 0022
+  device_families: ColumnType<string[], string[] | undefined, string[]>;
+  genres: ColumnType<string[], string[] | undefined, string[]>;
+  seller: string | null;
+  minimum_os_version: string | null;
+  metadata_language: string | null;
+  metadata_synced_at: TimestampNullable;
+  untracked_count: ColumnType<number, number | undefined, number>;
 }
 
 export interface StoreAssignmentsTable {

@@ -1,5 +1,5 @@
-// Password hashing (scrypt), secret hashing for lookups, random secrets and HS256 access tokens.
-import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
+// Password hashing (scrypt), secret hashing for lookups, random secrets, HS256 access tokens and secrets at rest (AES-256-GCM).
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, keylen: number, opts: object) => Promise<Buffer>;
@@ -60,4 +60,47 @@ export function verifyJwt(token: string, key: Buffer): Record<string, unknown> |
   } catch {
     return undefined;
   }
+}
+
+// --- secrets at rest (TOK-8) ------------------------------------------------------------------------
+// AES-256-GCM with a key derived from the instance key (config.secretKey) by HKDF-SHA256, so the raw
+// instance key is never used for encryption directly. Stored form: "v1." + base64(iv | tag | ciphertext).
+// `context` (e.g. "vpp_tokens:<tenant>:<id>") is bound as additional data: a ciphertext copied onto
+// another row does not decrypt there.
+
+const derivedKeys = new WeakMap<Buffer, Map<string, Buffer>>();
+
+function derivedKey(secretKey: Buffer, purpose: string): Buffer {
+  let byPurpose = derivedKeys.get(secretKey);
+  if (!byPurpose) derivedKeys.set(secretKey, (byPurpose = new Map()));
+  let key = byPurpose.get(purpose);
+  if (!key) {
+    key = Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), `allot/${purpose}`, 32));
+    byPurpose.set(purpose, key);
+  }
+  return key;
+}
+
+export function encryptSecret(plaintext: string, secretKey: Buffer, context = ""): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", derivedKey(secretKey, "secret-encryption/v1"), iv);
+  cipher.setAAD(Buffer.from(context, "utf8"));
+  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64")}`;
+}
+
+/** Throws when the ciphertext was altered, belongs to another context or another instance key. */
+export function decryptSecret(stored: string, secretKey: Buffer, context = ""): string {
+  if (!stored.startsWith("v1.")) throw new Error("unknown secret encoding");
+  const raw = Buffer.from(stored.slice(3), "base64");
+  if (raw.length < 28) throw new Error("secret ciphertext is too short");
+  const decipher = createDecipheriv("aes-256-gcm", derivedKey(secretKey, "secret-encryption/v1"), raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(context, "utf8"));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+}
+
+/** A keyed fingerprint (HMAC-SHA256 under a derived key): equal inputs match, and it cannot be checked without the instance key. */
+export function secretFingerprint(value: string, secretKey: Buffer, purpose: string): string {
+  return createHmac("sha256", derivedKey(secretKey, `fingerprint/${purpose}`)).update(value).digest("base64url");
 }

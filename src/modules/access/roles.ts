@@ -29,6 +29,10 @@ export const permissions = {
   "access.manage": ["globalAdministrator"],
   "tenants.manage": ["globalAdministrator"],
   "instance.backup": ["globalAdministrator"],
+  "tokens.read": all,
+  "tokens.write": ["globalAdministrator", "applicationManager"],
+  "alerts.read": all,
+  "alerts.acknowledge": ["globalAdministrator", "licenseAdministrator", "applicationManager"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof permissions;
 

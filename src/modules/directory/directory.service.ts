@@ -311,8 +311,17 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
     },
     async listMembers(ctx: Ctx, groupId: string, options: ListOptions, transitive: boolean, castType?: string): Promise<Page> {
       await requireGroup(db, ctx.tenantId, groupId);
-      const q = transitive ? repo.transitiveMembersQuery(ctx.tenantId, groupId) : repo.directMembersQuery(ctx.tenantId, groupId);
-      return page(q as never, directoryObjectEntity, options, directoryObjectToGraph, castType ? sql<SqlBool>`t.odata_type = ${castType}` : undefined);
+      const cast = castType ? sql<SqlBool>`t.odata_type = ${castType}` : undefined;
+      if (!transitive) return page(repo.directMembersQuery(ctx.tenantId, groupId) as never, directoryObjectEntity, options, directoryObjectToGraph, cast);
+      const groupIds = await repo.descendantGroupIds(db, ctx.tenantId, groupId);
+      // Without a filter or cast, count the member ids alone instead of joining every object.
+      const countAlone = options.count && !options.filter && !cast;
+      const [p, count] = await Promise.all([
+        page(repo.transitiveMembersQuery(ctx.tenantId, groupIds) as never, directoryObjectEntity, countAlone ? { ...options, count: false } : options, directoryObjectToGraph, cast),
+        countAlone ? repo.countMembersOfGroups(ctx.tenantId, groupIds) : undefined,
+      ]);
+      if (countAlone) p.count = count;
+      return p;
     },
     async listMemberOf(ctx: Ctx, kind: "user" | "group" | "device", idOrUpn: string, options: ListOptions, transitive: boolean): Promise<Page> {
       const id = kind === "user" ? (await requireUser(db, ctx.tenantId, idOrUpn)).id : kind === "group" ? (await requireGroup(db, ctx.tenantId, idOrUpn)).id : (await requireDevice(db, ctx.tenantId, idOrUpn)).id;
