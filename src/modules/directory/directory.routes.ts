@@ -6,6 +6,7 @@ import { ctxOf } from "../../http/context.ts";
 import { findDerivedType } from "../../http/odata/entity.ts";
 import { parseFilter } from "../../http/odata/filter-parser.ts";
 import { collectionBody, contextUrl, type ListOptions, parseExpand, parseListOptions, parseSelect, project, readOption, rejectUnknownOptions } from "../../http/odata/query.ts";
+import { collectionResponse, itemSchema } from "../../http/odata/response-schema.ts";
 import type { App } from "../../http/types.ts";
 import { badRequest } from "../../lib/errors.ts";
 import { deviceEntity, directoryObjectEntity, groupEntity, userEntity } from "./directory.entities.ts";
@@ -48,7 +49,11 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
   const write = { access: "directory.write" as const };
 
   // ---------------- users
-  app.get("/users", { config: read, schema: { tags, summary: "List users" } }, async (req) => {
+  const usersList = collectionResponse(itemSchema(userEntity, { memberOf: { type: "array" }, managedDevices: { type: "array" } }));
+  const groupsList = collectionResponse(itemSchema(groupEntity, { groupTypes: { type: "array", items: { type: "string" } }, members: { type: "array" } }));
+  const devicesList = collectionResponse(itemSchema(deviceEntity, { users: { type: "array" } }));
+  const objectsList = collectionResponse(itemSchema(directoryObjectEntity, { groupTypes: { type: "array", items: { type: "string" } } }));
+  app.get("/users", { config: read, schema: { tags, summary: "List users", response: usersList } }, async (req) => {
     const options = parseListOptions(req.query as Q, userEntity);
     return list(req, "users", options, await svc.listUsers(ctxOf(req), options));
   });
@@ -89,7 +94,7 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
   });
 
   // ---------------- groups
-  app.get("/groups", { config: read, schema: { tags, summary: "List groups" } }, async (req) => {
+  app.get("/groups", { config: read, schema: { tags, summary: "List groups", response: groupsList } }, async (req) => {
     const options = parseListOptions(req.query as Q, groupEntity);
     return list(req, "groups", options, await svc.listGroups(ctxOf(req), options));
   });
@@ -109,7 +114,7 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
     return reply.status(204).send();
   });
   for (const [nav, transitive] of [["members", false], ["transitiveMembers", true]] as const) {
-    app.get(`/groups/:id/${nav}`, { config: read, schema: { tags, summary: `List the ${transitive ? "transitive " : "direct "}members of a group`, params: IdParam } }, async (req) => {
+    app.get(`/groups/:id/${nav}`, { config: read, schema: { tags, summary: `List the ${transitive ? "transitive " : "direct "}members of a group`, params: IdParam, response: objectsList } }, async (req) => {
       const options = parseListOptions(req.query as Q, directoryObjectEntity);
       return list(req, "directoryObjects", options, await svc.listMembers(ctxOf(req), req.params.id, options, transitive));
     });
@@ -149,7 +154,7 @@ export function registerDirectoryRoutes(app: App, deps: { directoryService: Dire
 
   // ---------------- managed devices
   const devTags = ["devices"];
-  app.get("/deviceManagement/managedDevices", { config: read, schema: { tags: devTags, summary: "List managed devices" } }, async (req) => {
+  app.get("/deviceManagement/managedDevices", { config: read, schema: { tags: devTags, summary: "List managed devices", response: devicesList } }, async (req) => {
     const options = parseListOptions(req.query as Q, deviceEntity);
     return list(req, "deviceManagement/managedDevices", options, await svc.listDevices(ctxOf(req), options));
   });
