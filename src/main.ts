@@ -28,6 +28,22 @@ import { bootstrap, type BootstrapResult } from "./modules/tenants/bootstrap.ts"
 import { createTenantsRepository } from "./modules/tenants/tenants.repository.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
 import { registerConsoleRoutes } from "./http/console.ts";
+import { createAlertsRepository } from "./modules/alerts/alerts.repository.ts";
+import { registerAlertRoutes } from "./modules/alerts/alerts.routes.ts";
+import { createAlertsService } from "./modules/alerts/alerts.service.ts";
+import { createSwitchableLogger } from "./modules/tokens/tokens.apple.ts";
+import { createTokensRepository } from "./modules/tokens/tokens.repository.ts";
+import { registerTokenRoutes } from "./modules/tokens/tokens.routes.ts";
+import { createTokensService, parseWarningDays } from "./modules/tokens/tokens.service.ts";
+import { createAppleClient } from "./stores/apple/index.ts";
+import { createQueue, type Queue, type RunMode } from "./jobs/queue.ts";
+import { createCatalogRepository } from "./modules/catalog/catalog.repository.ts";
+import { registerCatalogRoutes } from "./modules/catalog/catalog.routes.ts";
+import { createCatalogService } from "./modules/catalog/catalog.service.ts";
+import { defineSyncJobs, scheduleSyncJobs } from "./modules/sync/sync.jobs.ts";
+import { createSyncRepository } from "./modules/sync/sync.repository.ts";
+import { registerNotificationRoutes, registerSyncLicensesRoutes } from "./modules/sync/sync.routes.ts";
+import { createSyncService } from "./modules/sync/sync.service.ts";
 
 export const version: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -40,7 +56,7 @@ export interface Allot {
   close(): Promise<void>;
 }
 
-function createServices(config: AppConfig, database: Database) {
+function createServices(config: AppConfig, database: Database, runMode: RunMode) {
   const { db } = database;
   const auditRepository = createAuditRepository(db);
   const accessRepository = createAccessRepository(db);
@@ -63,21 +79,60 @@ function createServices(config: AppConfig, database: Database) {
   const scimService = createScimService({ db, scimRepository, directoryRepository, directoryService, auditService });
   const importsRepository = createImportsRepository(db, database.kind);
   const importsService = createImportsService({ db, importsRepository, auditService, engine: database.kind, dataDir: config.dataDir, chunkRows: config.ALLOT_IMPORT_CHUNK_ROWS });
-  return { importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
+  const alertsRepository = createAlertsRepository(db);
+  const alertsService = createAlertsService({ db, alertsRepository, auditService });
+  // One Apple client per process: its service-config cache and per-token rate limiters are shared by everyone calling Apple.
+  const appleLogger = createSwitchableLogger();
+  const appleClient = createAppleClient({ baseUrl: config.ALLOT_APPLE_BASE_URL, metadataUrl: config.ALLOT_APPLE_METADATA_URL, logger: appleLogger });
+  const tokensRepository = createTokensRepository(db);
+  const tokensService = createTokensService({
+    db,
+    tokensRepository,
+    auditService,
+    alertsService,
+    appleClient,
+    secretKey: config.secretKey,
+    publicUrl: config.ALLOT_PUBLIC_URL,
+    maxTokensPerTenant: config.ALLOT_MAX_TOKENS_PER_TENANT,
+    expiryWarningDays: parseWarningDays(config.ALLOT_TOKEN_EXPIRY_WARNING_DAYS),
+    logger: appleLogger,
+  });
+  // Background jobs (pg-boss): producers everywhere, consumers only when runMode is all|worker.
+  const jobsLogger = createSwitchableLogger();
+  const queue: Queue = createQueue({ database, runMode, logger: jobsLogger });
+  const syncRepository = createSyncRepository(db);
+  const syncService = createSyncService({
+    db,
+    syncRepository,
+    auditService,
+    queue,
+    tokens: tokensService,
+    logger: () => jobsLogger,
+    intervalHours: config.ALLOT_SYNC_INTERVAL_HOURS,
+    eventPollSeconds: config.ALLOT_APPLE_EVENT_POLL_SECONDS,
+  });
+  defineSyncJobs(queue, { syncService, tokens: tokensService, eventPollSeconds: config.ALLOT_APPLE_EVENT_POLL_SECONDS });
+  tokensService.onTokenSaved((e) => syncService.onTokenSaved(e.tenantId, e.tokenId));
+  const catalogRepository = createCatalogRepository(db);
+  const catalogService = createCatalogService({ db, catalogRepository, auditService });
+  return { jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
 }
 
 /** Builds a complete Allot (database migrated, bootstrap done, routes registered) without listening. */
-export async function createAllot(config: AppConfig, options: { database?: Database } = {}): Promise<Allot> {
+export async function createAllot(config: AppConfig, options: { database?: Database; runMode?: RunMode } = {}): Promise<Allot> {
+  // all: API and jobs; api: API only (jobs are sent, not run); worker: jobs, and only /healthz, /readyz, /metrics over HTTP.
+  const runMode = options.runMode ?? config.RUN_MODE;
   const database =
     options.database ??
     (await createDatabase(config.database.kind === "postgres" ? { kind: "postgres", url: config.database.url } : { kind: "pglite", dataDir: config.database.dataDir }));
-  const services = createServices(config, database);
+  const services = createServices(config, database, runMode);
   const backupService = createBackupService({ database, tenantsService: services.tenantsService });
   const routeDeps = { ...services, secureCookies: config.secureCookies, loginRateLimit: config.ALLOT_LOGIN_RATE_LIMIT };
 
   const server = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     trustProxy: config.ALLOT_TRUST_PROXY === "none" ? false : config.ALLOT_TRUST_PROXY,
+    opsOnly: runMode === "worker",
     version,
     auth: { accessService: services.accessService, authenticateScim: services.scimService.authenticate, resolveTenant: services.tenantsService.resolve },
     readiness: async () => {
@@ -99,8 +154,14 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
       (app: App, v) => {
         if (v === "beta") registerBackupRoutes(app, { backupService });
       },
+      (app: App, v) => registerTokenRoutes(app, v, services),
+      (app: App) => registerSyncLicensesRoutes(app, services),
+      (app: App, v) => registerCatalogRoutes(app, v, services),
+      (app: App, v) => {
+        if (v === "beta") registerAlertRoutes(app, services);
+      },
     ],
-    rootRoutes: [(app: App) => registerScimRoutes(app, services), (app: App) => registerAuthRoutes(app, routeDeps), (app: App) => registerConsoleRoutes(app)],
+    rootRoutes: [(app: App) => registerScimRoutes(app, services), (app: App) => registerAuthRoutes(app, routeDeps), (app: App) => registerConsoleRoutes(app), (app: App) => registerNotificationRoutes(app, services)],
   });
 
   const publicUrl = config.ALLOT_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`;
@@ -110,6 +171,25 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
   services.importsService.reportErrorsTo((err, importId) => server.log.error({ err, importId }, "import failed"));
   server.addHook("onClose", async () => services.importsService.stop());
   services.importsService.resumePending().catch((err) => server.log.error({ err }, "resuming imports failed"));
+
+  // Tokens: Apple client logs go to the server log; expiry check once at start (the scheduler repeats it daily).
+  services.appleLogger.use(server.log);
+  const expiryCheck = runMode === "api" ? undefined : services.tokensService.checkExpiries().catch((err) => server.log.error({ err }, "token expiry check failed"));
+  server.addHook("onClose", async () => {
+    await expiryCheck;
+    await services.tokensService.whenIdle();
+  });
+
+  // Jobs last, once everything they use exists; stopped when the server closes (before the database).
+  services.jobsLogger.use(server.log);
+  server.addHook("onClose", async () => services.queue.stop());
+  try {
+    await services.queue.start();
+    await scheduleSyncJobs(services.queue);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
 
   return {
     config,

@@ -37,7 +37,8 @@ export async function serve(config: AppConfig = loadConfig()): Promise<void> {
     const link = new URL(setupUrl);
     setupUrl = `${url}${link.pathname}${link.search}`;
   }
-  if (setupUrl) {
+  // A worker serves no console: the setup link belongs to the API processes.
+  if (setupUrl && config.RUN_MODE !== "worker") {
     const line = `No administrator exists yet. Open this one-time setup link to create the first Global administrator:\n  ${setupUrl}\n(or set ALLOT_BOOTSTRAP_ADMIN_EMAIL and ALLOT_BOOTSTRAP_ADMIN_PASSWORD)`;
     process.stdout.write(`${line}\n`);
   }

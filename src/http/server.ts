@@ -26,6 +26,8 @@ export interface HttpOptions {
   version: string;
   /** Which peers may set X-Forwarded-For/-Proto/-Host (proxy-addr syntax); false trusts none. */
   trustProxy: string | false;
+  /** RUN_MODE=worker: serve only /healthz, /readyz and /metrics (no Graph, root or OpenAPI routes). */
+  opsOnly?: boolean;
 }
 
 export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -89,6 +91,7 @@ export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstan
     const ok = await opts.readiness().catch(() => false);
     return reply.status(ok ? 200 : 503).send({ status: ok ? "ready" : "unavailable" });
   });
+  if (opts.opsOnly) return app;
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
 
   for (const version of ["v1.0", "beta"] as const) {

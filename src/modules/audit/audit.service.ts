@@ -17,7 +17,7 @@ export interface Change {
 export interface AuditEntry {
   /** e.g. "Create user", "Add member to group". */
   activity: string;
-  component: "Directory" | "Access" | "Tenants" | "Imports" | "Provisioning" | "Tokens" | "Alerts";
+  component: "Directory" | "Access" | "Tenants" | "Imports" | "Provisioning" | "Tokens" | "Alerts" | "Sync" | "Apps";
   operation: "Create" | "Patch" | "Delete" | "Action";
   changes: Change[];
 }

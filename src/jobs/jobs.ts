@@ -1,0 +1,28 @@
+// Every background job Allot runs: its queue name and payload. Producers and consumers share these
+// types through src/jobs/queue.ts.
+
+export interface JobMap {
+  /** Synchronise one Apple VPP token (SYNC-1, SYNC-2). `full`: walk everything even if an incremental would do. */
+  "apple-sync": {
+    tenantId: string;
+    tokenId: string;
+    full: boolean;
+    reason: "manual" | "scheduled" | "tokenSaved" | "eventCompleted" | "notification";
+  };
+  /** Every minute: enqueue a sync for each token whose next scheduled sync time has come. */
+  "apple-sync-due": Record<string, never>;
+  /** Event-status polling fallback (SYNC-3): look at one Apple event, again later while it is PENDING. */
+  "apple-event-poll": {
+    tenantId: string;
+    tokenId: string;
+    eventId: string;
+    attempt: number;
+    firstSeenAt: string;
+  };
+  /** Daily: token expiry warnings and expired states (TOK-4). */
+  "token-expiry-check": Record<string, never>;
+  /** Daily: forget processed notification ids old enough that Apple will not send them again. */
+  "sync-housekeeping": Record<string, never>;
+}
+
+export type JobName = keyof JobMap;
