@@ -40,7 +40,13 @@ import { createQueue, type Queue, type RunMode } from "./jobs/queue.ts";
 import { createCatalogRepository } from "./modules/catalog/catalog.repository.ts";
 import { registerCatalogRoutes } from "./modules/catalog/catalog.routes.ts";
 import { createCatalogService } from "./modules/catalog/catalog.service.ts";
+import { createAssignmentsRepository } from "./modules/assignments/assignments.repository.ts";
+import { registerAssignmentRoutes } from "./modules/assignments/assignments.routes.ts";
+import { createAssignmentsService } from "./modules/assignments/assignments.service.ts";
 import { defineSyncJobs, scheduleSyncJobs } from "./modules/sync/sync.jobs.ts";
+import { defineLicenseJobs, scheduleLicenseJobs, watchDirectoryChanges } from "./modules/licenses/licenses.jobs.ts";
+import { createLicensesRepository } from "./modules/licenses/licenses.repository.ts";
+import { createLicensesService } from "./modules/licenses/licenses.service.ts";
 import { createSyncRepository } from "./modules/sync/sync.repository.ts";
 import { registerNotificationRoutes, registerSyncLicensesRoutes } from "./modules/sync/sync.routes.ts";
 import { createSyncService } from "./modules/sync/sync.service.ts";
@@ -115,7 +121,26 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   tokensService.onTokenSaved((e) => syncService.onTokenSaved(e.tenantId, e.tokenId));
   const catalogRepository = createCatalogRepository(db);
   const catalogService = createCatalogService({ db, catalogRepository, auditService });
-  return { jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
+  const assignmentsRepository = createAssignmentsRepository(db);
+  const assignmentsService = createAssignmentsService({ db, assignmentsRepository, auditService });
+  // License ledger (ENG-3, ENG-8): reconciles on assignment changes, directory changes and after full syncs; the outbox worker talks to Apple.
+  const licensesRepository = createLicensesRepository(db);
+  const licensesService = createLicensesService({
+    db,
+    licensesRepository,
+    tokens: tokensService,
+    refreshUntrackedCounts: (tenantId, tokenId) => syncRepository.refreshUntrackedCounts(db, tenantId, tokenId),
+    logger: () => jobsLogger,
+    eventPollMs: config.ALLOT_APPLE_EVENT_POLL_SECONDS * 1000,
+  });
+  defineLicenseJobs(queue, { licensesService, pollSeconds: 0.5 });
+  assignmentsService.onAssignmentsChanged(async (tenantId, appId) => {
+    await queue.send("licenses-reconcile", { tenantId, appId, reason: "assignments" });
+  });
+  syncService.onSyncCompleted(async (e) => {
+    if (e.full) await queue.send("licenses-reconcile", { tenantId: e.tenantId, appId: null, reason: "fullSync" });
+  });
+  return { licensesRepository, licensesService, assignmentsRepository, assignmentsService, jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
 }
 
 /** Builds a complete Allot (database migrated, bootstrap done, routes registered) without listening. */
@@ -157,6 +182,7 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
       (app: App, v) => registerTokenRoutes(app, v, services),
       (app: App) => registerSyncLicensesRoutes(app, services),
       (app: App, v) => registerCatalogRoutes(app, v, services),
+      (app: App, v) => registerAssignmentRoutes(app, v, services),
       (app: App, v) => {
         if (v === "beta") registerAlertRoutes(app, services);
       },
@@ -169,6 +195,7 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
 
   // Bulk imports: stop writing when the server closes; continue any import a stopped process left running.
   services.importsService.reportErrorsTo((err, importId) => server.log.error({ err, importId }, "import failed"));
+  services.assignmentsService.reportErrorsTo((err, tenantId, appId) => server.log.error({ err, tenantId, appId }, "reacting to an assignment change failed"));
   server.addHook("onClose", async () => services.importsService.stop());
   services.importsService.resumePending().catch((err) => server.log.error({ err }, "resuming imports failed"));
 
@@ -186,6 +213,9 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
   try {
     await services.queue.start();
     await scheduleSyncJobs(services.queue);
+    await scheduleLicenseJobs(services.queue);
+    const stopWatching = watchDirectoryChanges(services.queue, services.licensesService, 1000, (err) => server.log.warn({ err }, "checking directory changes failed"));
+    server.addHook("onClose", async () => stopWatching());
   } catch (err) {
     await server.close();
     throw err;

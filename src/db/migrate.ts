@@ -6,6 +6,8 @@ import * as directorySortKeys from "./migrations/2026_11_21_0003_directory_sort_
 import * as auditNoTruncate from "./migrations/2026_11_21_0010_audit_no_truncate.ts";
 import * as appleTokensCatalog from "./migrations/2026_11_21_0020_apple_tokens_catalog.ts";
 import * as catalogMetadata from "./migrations/2026_11_21_0022_catalog_metadata.ts";
+import * as assignments from "./migrations/2026_11_21_0030_assignments.ts";
+import * as ledger from "./migrations/2026_11_21_0031_ledger.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -13,6 +15,8 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0010_audit_no_truncate": auditNoTruncate,
   "2026_11_21_0020_apple_tokens_catalog": appleTokensCatalog,
   "2026_11_21_0022_catalog_metadata": catalogMetadata,
+  "2026_11_21_0030_assignments": assignments,
+  "2026_11_21_0031_ledger": ledger,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -325,6 +325,116 @@ export interface DirectoryObjectsView {
   [column: string]: unknown;
 }
 
+export interface AssignmentSettingsJson {
+  useDeviceLicensing: boolean;
+  uninstallOnDeviceRemoval?: boolean;
+  isRemovable?: boolean;
+  preventManagedAppBackup?: boolean;
+  preventAutoAppUpdate?: boolean;
+}
+
+export interface MobileAppAssignmentsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  app_id: string;
+  target_kind: "group" | "exclusionGroup" | "allLicensedUsers" | "allDevices";
+  group_id: string | null;
+  intent: "required" | "available" | "uninstall";
+  settings: Json<AssignmentSettingsJson>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface LicenseHoldingsTable {
+  tenant_id: string;
+  app_id: string;
+  holder_type: "user" | "device";
+  holder_id: string;
+  holder_seq: number | null;
+  state: "pendingAssign" | "assigned" | "pendingRelease" | "released" | "failed" | "waiting";
+  reason: string | null;
+  license_type: "user" | "device";
+  store_key: string | null;
+  entitled_at: TimestampNullable;
+  since: Timestamp;
+  waiting_since: TimestampNullable;
+  event_id: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  updated_at: Timestamp;
+}
+
+export interface LicenseEventsTable {
+  tenant_id: string;
+  seq: Generated<number>;
+  app_id: string;
+  holder_type: string;
+  holder_id: string;
+  from_state: string | null;
+  to_state: string;
+  reason: string | null;
+  store_key: string | null;
+  event_id: string | null;
+  occurred_at: Timestamp;
+}
+
+export interface StoreOperationsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  token_id: string;
+  app_id: string | null;
+  kind: "associate" | "disassociate" | "revoke" | "registerUser";
+  holder_type: string | null;
+  holder_id: string | null;
+  store_key: string | null;
+  payload: Json<Record<string, unknown>>;
+  state: ColumnType<"pending" | "sending" | "sent" | "done" | "failed", string | undefined, string>;
+  batch_id: string | null;
+  event_id: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DeviceCommandsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  app_id: string;
+  device_id: string;
+  kind: "install" | "remove" | "update";
+  payload: Json<Record<string, unknown>>;
+  state: ColumnType<"pending" | "sent" | "acknowledged" | "failed", string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface InstallRequestsTable {
+  tenant_id: string;
+  app_id: string;
+  device_id: string;
+  user_id: string | null;
+  requested_at: Timestamp;
+}
+
+export interface InstallStatesTable {
+  tenant_id: string;
+  app_id: string;
+  device_id: string;
+  state: "none" | "installPending" | "installed" | "removePending" | "removed" | "failed";
+  since: Timestamp;
+}
+
+export interface LicenseCursorsTable {
+  tenant_id: string;
+  directory_seq: ColumnType<number, number | undefined, number>;
+  updated_at: Timestamp;
+}
+
 export interface DB {
   directory_objects: DirectoryObjectsView;
   tenants: TenantsTable;
@@ -346,4 +456,12 @@ export interface DB {
   apple_users: AppleUsersTable;
   store_notifications: StoreNotificationsTable;
   admin_notifications: AdminNotificationsTable;
+  mobile_app_assignments: MobileAppAssignmentsTable;
+  license_holdings: LicenseHoldingsTable;
+  license_events: LicenseEventsTable;
+  store_operations: StoreOperationsTable;
+  device_commands: DeviceCommandsTable;
+  install_requests: InstallRequestsTable;
+  install_states: InstallStatesTable;
+  license_cursors: LicenseCursorsTable;
 }

@@ -23,6 +23,14 @@ export interface JobMap {
   "token-expiry-check": Record<string, never>;
   /** Daily: forget processed notification ids old enough that Apple will not send them again. */
   "sync-housekeeping": Record<string, never>;
+  /** License ledger (ENG-3): plan and apply one app (appId) or every app of the tenant (appId null). */
+  "licenses-reconcile": { tenantId: string; appId: string | null; reason: string };
+  /** License ledger: reconcile the apps the tenant's new directory_changes affect. */
+  "licenses-directory": { tenantId: string };
+  /** License ledger: send the tenant's store-operations outbox to Apple and settle the results. */
+  "licenses-outbox": { tenantId: string };
+  /** Every minute: resume outboxes and directory changes of every tenant (after a restart, too). */
+  "licenses-sweep": Record<string, never>;
 }
 
 export type JobName = keyof JobMap;

@@ -33,6 +33,7 @@ export const permissions = {
   "tokens.write": ["globalAdministrator", "applicationManager"],
   "alerts.read": all,
   "alerts.acknowledge": ["globalAdministrator", "licenseAdministrator", "applicationManager"],
+  "assignments.write": ["globalAdministrator", "applicationManager"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof permissions;
 

@@ -28,9 +28,10 @@ export function createCatalogRepository(db: Kysely<DB>) {
             ),
             sql<boolean>`true`.as("supports_user_licensing"),
             sql<boolean>`false`.as("is_featured"),
-            // No assignment ledger exists yet: nothing is assigned through Allot and nothing waits for Apple.
-            sql<boolean>`false`.as("is_assigned"),
-            sql<number>`0`.as("pending_count"),
+            // beta isAssigned: the app has at least one assignment.
+            sql<boolean>`exists (select 1 from mobile_app_assignments m where m.tenant_id = a.tenant_id and m.app_id = a.id)`.as("is_assigned"),
+            // Licenses the ledger has asked Apple for and not yet seen confirmed (ENG-3).
+            sql<number>`(select count(*)::int from license_holdings h where h.tenant_id = a.tenant_id and h.app_id = a.id and h.state = 'pendingAssign')`.as("pending_count"),
             sql<number>`0`.as("zero_count"),
             sql<number>`1`.as("upload_state"),
             sql<string>`'published'`.as("publishing_state"),

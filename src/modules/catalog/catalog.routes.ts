@@ -10,6 +10,7 @@ import { findDerivedType } from "../../http/odata/entity.ts";
 import {
   collectionBody,
   contextUrl,
+  parseExpand,
   parseListOptions,
   parseSelect,
   project,
@@ -18,6 +19,7 @@ import {
 } from "../../http/odata/query.ts";
 import type { App } from "../../http/types.ts";
 import { badRequest } from "../../lib/errors.ts";
+import type { AssignmentsService } from "../assignments/assignments.service.ts";
 import type { Version } from "./catalog.entities.ts";
 import { type CatalogService, type CatalogSet, entityOf } from "./catalog.service.ts";
 
@@ -46,8 +48,16 @@ function castOf(set: CatalogSet, version: Version, segment: string): string {
 const acceptLanguage = (req: FastifyRequest) =>
   typeof req.headers["accept-language"] === "string" ? req.headers["accept-language"] : undefined;
 
-export function registerCatalogRoutes(app: App, version: Version, deps: { catalogService: CatalogService }) {
+export function registerCatalogRoutes(
+  app: App,
+  version: Version,
+  deps: { catalogService: CatalogService; assignmentsService?: Pick<AssignmentsService, "expand"> },
+) {
   const svc = deps.catalogService;
+  // $expand=assignments (the assignments module fills it in) when that module is wired.
+  const expander = deps.assignmentsService;
+  const entityFor = (set: CatalogSet) =>
+    expander ? { ...entityOf(set, version), expandable: ["assignments"] } : entityOf(set, version);
   const read = { access: "tokens.read" as const };
   const write = { access: "tokens.write" as const };
 
@@ -58,22 +68,30 @@ export function registerCatalogRoutes(app: App, version: Version, deps: { catalo
       set === "mobileApps" ? "store apps (iosVppApp, beta: macOsVppApp)" : "store books (iosVppEBook)";
 
     const list = async (req: FastifyRequest, castType?: string) => {
-      const options = parseListOptions(req.query as Q, entityOf(set, version), { castType });
+      const options = parseListOptions(req.query as Q, entityFor(set), { castType });
       const page = await svc.list(ctxOf(req), set, version, options, {
         castType,
         acceptLanguage: acceptLanguage(req),
       });
+      if (expander && options.expand.includes("assignments"))
+        page.items = await expander.expand(ctxOf(req), set, version, page.items);
       return collectionBody(req, castType ? `${fragment}/${castType}` : fragment, options, page);
     };
     const single = async (req: FastifyRequest, id: string, castType?: string) => {
-      rejectUnknownOptions(req.query as Q, ["select"]);
+      rejectUnknownOptions(req.query as Q, ["select", "expand"]);
       const select = parseSelect(readOption(req.query as Q, "select"), entityOf(set, version), castType);
-      const item = await svc.get(ctxOf(req), set, version, id, {
+      const expand = parseExpand(readOption(req.query as Q, "expand"), entityFor(set));
+      let item = await svc.get(ctxOf(req), set, version, id, {
         castType,
         acceptLanguage: acceptLanguage(req),
       });
+      if (expander && expand.includes("assignments"))
+        [item] = await expander.expand(ctxOf(req), set, version, [item]);
       const ctx = `${fragment}${castType ? `/${castType}` : ""}${select ? `(${select.join(",")})` : ""}/$entity`;
-      return { "@odata.context": contextUrl(req, ctx), ...project(item, select) };
+      return {
+        "@odata.context": contextUrl(req, ctx),
+        ...project(item, select ? [...select, ...expand] : undefined),
+      };
     };
 
     app.get(

@@ -163,6 +163,7 @@ function isTransient(err: unknown): boolean {
 export function createSyncService(deps: SyncDeps) {
   const { db, syncRepository: repo, auditService, queue, tokens } = deps;
   const chunkRows = deps.chunkRows ?? 2000;
+  const completedHandlers: ((e: { tenantId: string; tokenId: string; full: boolean }) => Promise<unknown>)[] = [];
   const log = () => deps.logger();
 
   const systemCtx = (tenantId: string, requestId: string): Ctx => ({
@@ -458,6 +459,10 @@ export function createSyncService(deps: SyncDeps) {
         at: finished,
         full: assignments.full,
       });
+      for (const h of completedHandlers)
+        await h({ tenantId, tokenId, full: assignments.full }).catch((err) =>
+          log().warn({ tenantId, tokenId, err: errorText(err) }, "a sync-completed handler failed"),
+        );
       const result: SyncResult = {
         full: assignments.full,
         apps: assets.apps,
@@ -678,6 +683,11 @@ export function createSyncService(deps: SyncDeps) {
     runSync,
     handleNotification,
     enqueueSync,
+
+    /** Called after every completed sync (the licensing ledger reconciles after a full one). */
+    onSyncCompleted(handler: (e: { tenantId: string; tokenId: string; full: boolean }) => Promise<unknown>) {
+      completedHandlers.push(handler);
+    },
 
     /** POST …/vppTokens/{id}/syncLicenses (SYNC-1): starts a full sync now and answers with the token. */
     async requestSync(ctx: Ctx, tokenId: string, version: "v1.0" | "beta"): Promise<Record<string, unknown>> {

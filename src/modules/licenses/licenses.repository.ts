@@ -1,0 +1,450 @@
+// SQL of the license ledger (ENG-3, ENG-8): engine inputs, ledger rows and their history, the
+// store-operations outbox, and the directory_changes cursor. Nothing else writes these tables.
+import { randomUUID } from "node:crypto";
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { DB } from "../../db/types.ts";
+import type {
+  AppleUserRecord,
+  AppleUserState,
+  DeviceInstall,
+  EngineAssignment,
+  EngineDevice,
+  EngineUser,
+  InstallRequest,
+  LedgerHolding,
+  MembershipEdge,
+} from "../../engine/index.ts";
+
+type Executor = Kysely<DB> | Transaction<DB>;
+const ms = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).getTime());
+
+export interface LedgerAppRow {
+  id: string;
+  tenant_id: string;
+  token_id: string | null;
+  adam_id: string | null;
+  pricing_param: string | null;
+  product_type: string | null;
+  display_name: string | null;
+  total_count: number;
+  retired_count: number;
+  device_assignable: boolean;
+  revocable: boolean;
+  supported_platforms: string[];
+  unit_price: number | string | null;
+  token_state: string | null;
+}
+
+export interface HoldingWrite {
+  appId: string;
+  row: LedgerHolding;
+  previousState: string | null;
+  eventId?: string | null;
+}
+
+export interface OperationInsert {
+  tokenId: string;
+  appId: string | null;
+  kind: "associate" | "disassociate" | "revoke" | "registerUser";
+  holderType: string | null;
+  holderId: string | null;
+  storeKey: string | null;
+  payload: Record<string, unknown>;
+}
+
+export type OperationRow = Awaited<ReturnType<ReturnType<typeof createLicensesRepository>["openOperations"]>>[number];
+
+const appleStateOf = (status: string): AppleUserState => {
+  const s = status.toLowerCase();
+  if (s === "associated") return "associated";
+  if (s === "retired") return "retired";
+  if (s === "invited") return "invited";
+  return "registered";
+};
+
+export function createLicensesRepository(db: Kysely<DB>) {
+  return {
+    // ---------------------------------------------------------------- engine inputs
+
+    async loadApps(ex: Executor, tenantId: string, appIds?: readonly string[]): Promise<LedgerAppRow[]> {
+      let q = ex
+        .selectFrom("apps as a")
+        .leftJoin("vpp_tokens as v", (j) => j.onRef("v.tenant_id", "=", "a.tenant_id").onRef("v.id", "=", "a.token_id"))
+        .select([
+          "a.id",
+          "a.tenant_id",
+          "a.token_id",
+          "a.adam_id",
+          "a.pricing_param",
+          "a.product_type",
+          "a.display_name",
+          "a.total_count",
+          "a.retired_count",
+          "a.device_assignable",
+          "a.revocable",
+          "a.supported_platforms",
+          "a.unit_price",
+          "v.state as token_state",
+        ])
+        .where("a.tenant_id", "=", tenantId)
+        .where("a.source", "=", "appleVpp")
+        .orderBy("a.seq");
+      if (appIds) {
+        if (appIds.length === 0) return [];
+        q = q.where("a.id", "in", appIds as string[]);
+      }
+      return (await q.execute()) as LedgerAppRow[];
+    },
+
+    /** Apps that have assignments or ledger rows: the ones a full reconcile must plan. */
+    async appsInScope(tenantId: string): Promise<string[]> {
+      const r = await sql<{ id: string }>`
+        select a.id from apps a where a.tenant_id = ${tenantId} and a.source = 'appleVpp' and (
+          exists (select 1 from mobile_app_assignments m where m.tenant_id = a.tenant_id and m.app_id = a.id)
+          or exists (select 1 from license_holdings h where h.tenant_id = a.tenant_id and h.app_id = a.id and h.state <> 'released'))
+        order by a.seq`.execute(db);
+      return r.rows.map((x) => x.id);
+    },
+
+    async loadDirectory(tenantId: string) {
+      const users = await db.selectFrom("users").select(["id", "seq", "created_at", "account_enabled"]).where("tenant_id", "=", tenantId).execute();
+      const devices = await db
+        .selectFrom("devices")
+        .select(["id", "seq", "enrolled_at", "serial_number", "operating_system", "user_id", "itunes_store_blocked", "os_version"])
+        .where("tenant_id", "=", tenantId)
+        .execute();
+      const members = await db.selectFrom("group_members").select(["group_id", "member_id", "member_type", "joined_at"]).where("tenant_id", "=", tenantId).execute();
+      const apple = await db
+        .selectFrom("apple_users")
+        .select(["token_id", "user_id", "status", "client_user_id"])
+        .where("tenant_id", "=", tenantId)
+        .where("user_id", "is not", null)
+        .execute();
+      return {
+        users: users.map((u): EngineUser => ({ id: u.id, seq: Number(u.seq), createdAt: ms(u.created_at) as number, enabled: u.account_enabled })),
+        devices: devices.map(
+          (d): EngineDevice => ({
+            id: d.id,
+            seq: Number(d.seq),
+            createdAt: ms(d.enrolled_at) as number,
+            serialNumber: d.serial_number,
+            operatingSystem: d.operating_system as EngineDevice["operatingSystem"],
+            userId: d.user_id,
+            itunesStoreBlocked: d.itunes_store_blocked,
+            managed: true,
+            osVersion: d.os_version,
+          }),
+        ),
+        memberships: members.map(
+          (m): MembershipEdge => ({ groupId: m.group_id, memberId: m.member_id, memberType: m.member_type as MembershipEdge["memberType"], joinedAt: ms(m.joined_at) as number }),
+        ),
+        appleUsers: apple.map(
+          (a): AppleUserRecord => ({ tokenId: a.token_id, userId: a.user_id as string, state: appleStateOf(a.status), clientUserId: a.client_user_id }),
+        ),
+      };
+    },
+
+    async loadAssignments(tenantId: string, appId: string): Promise<EngineAssignment[]> {
+      const r = await sql<{ id: string; seq: string | number; created_at: Date; target_kind: string; group_id: string | null; intent: string; settings: any }>`
+        select id, seq, created_at, target_kind, group_id, intent, settings from mobile_app_assignments
+        where tenant_id = ${tenantId} and app_id = ${appId}`.execute(db);
+      return r.rows.map((a) => {
+        const s = typeof a.settings === "string" ? JSON.parse(a.settings) : (a.settings ?? {});
+        return {
+          id: a.id,
+          seq: Number(a.seq),
+          createdAt: ms(a.created_at) as number,
+          target: { kind: a.target_kind as EngineAssignment["target"]["kind"], groupId: a.group_id },
+          intent: a.intent as EngineAssignment["intent"],
+          settings: { ...s, useDeviceLicensing: Boolean(s.useDeviceLicensing) },
+        };
+      });
+    },
+
+    async loadHoldings(ex: Executor, tenantId: string, appId: string): Promise<LedgerHolding[]> {
+      const rows = await ex.selectFrom("license_holdings").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
+      return rows.map((h) => ({
+        holderType: h.holder_type,
+        holderId: h.holder_id,
+        state: h.state,
+        reason: h.reason,
+        licenseType: h.license_type,
+        since: ms(h.since) as number,
+        waitingSince: ms(h.waiting_since),
+        entitledAt: ms(h.entitled_at),
+        holderSeq: h.holder_seq == null ? null : Number(h.holder_seq),
+        storeKey: h.store_key,
+      }));
+    },
+
+    async loadInstalls(tenantId: string, appId: string): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
+      const req = await db.selectFrom("install_requests").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
+      const ins = await db.selectFrom("install_states").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
+      return {
+        requests: req.map((r) => ({ deviceId: r.device_id, userId: r.user_id, requestedAt: ms(r.requested_at) as number })),
+        installs: ins.map((i) => ({ deviceId: i.device_id, state: i.state, since: ms(i.since) as number })),
+      };
+    },
+
+    /** Licenses of the asset consumed at the store outside this ledger (untracked assignments). */
+    async externallyConsumed(tenantId: string, app: LedgerAppRow): Promise<number> {
+      if (!app.token_id || !app.adam_id) return 0;
+      const r = await sql<{ n: number }>`
+        select count(*)::int as n from store_assignments s
+        where s.tenant_id = ${tenantId} and s.token_id = ${app.token_id} and s.adam_id = ${app.adam_id} and s.pricing_param = ${app.pricing_param ?? "STDQ"}
+          and not exists (select 1 from license_holdings h where h.tenant_id = s.tenant_id and h.app_id = ${app.id}
+            and h.state in ('pendingAssign', 'assigned', 'pendingRelease')
+            and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end)`.execute(db);
+      return Number(r.rows[0]?.n ?? 0);
+    },
+
+    // ---------------------------------------------------------------- ledger writes
+
+    async writeHoldings(trx: Transaction<DB>, tenantId: string, writes: readonly HoldingWrite[], now: Date): Promise<void> {
+      if (writes.length === 0) return;
+      const d = (v: number | null | undefined) => (v == null ? null : new Date(v));
+      await trx
+        .insertInto("license_holdings")
+        .values(
+          writes.map((w) => ({
+            tenant_id: tenantId,
+            app_id: w.appId,
+            holder_type: w.row.holderType,
+            holder_id: w.row.holderId,
+            holder_seq: w.row.holderSeq ?? null,
+            state: w.row.state,
+            reason: w.row.reason ?? null,
+            license_type: w.row.licenseType,
+            store_key: w.row.storeKey ?? null,
+            entitled_at: d(w.row.entitledAt),
+            since: new Date(w.row.since),
+            waiting_since: d(w.row.waitingSince),
+            event_id: w.eventId ?? null,
+            updated_at: now,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(["tenant_id", "app_id", "holder_type", "holder_id"]).doUpdateSet((eb) => ({
+            holder_seq: eb.ref("excluded.holder_seq"),
+            state: eb.ref("excluded.state"),
+            reason: eb.ref("excluded.reason"),
+            license_type: eb.ref("excluded.license_type"),
+            store_key: eb.ref("excluded.store_key"),
+            entitled_at: eb.ref("excluded.entitled_at"),
+            since: eb.ref("excluded.since"),
+            waiting_since: eb.ref("excluded.waiting_since"),
+            event_id: eb.ref("excluded.event_id"),
+            updated_at: eb.ref("excluded.updated_at"),
+          })),
+        )
+        .execute();
+      const history = writes.filter((w) => w.previousState !== w.row.state || w.eventId);
+      if (history.length > 0)
+        await trx
+          .insertInto("license_events")
+          .values(
+            history.map((w) => ({
+              tenant_id: tenantId,
+              app_id: w.appId,
+              holder_type: w.row.holderType,
+              holder_id: w.row.holderId,
+              from_state: w.previousState,
+              to_state: w.row.state,
+              reason: w.row.reason ?? null,
+              store_key: w.row.storeKey ?? null,
+              event_id: w.eventId ?? null,
+              occurred_at: now,
+            })),
+          )
+          .execute();
+    },
+
+    async insertOperations(trx: Transaction<DB>, tenantId: string, ops: readonly OperationInsert[], now: Date): Promise<void> {
+      if (ops.length === 0) return;
+      await trx
+        .insertInto("store_operations")
+        .values(
+          ops.map((o) => ({
+            tenant_id: tenantId,
+            id: randomUUID(),
+            token_id: o.tokenId,
+            app_id: o.appId,
+            kind: o.kind,
+            holder_type: o.holderType,
+            holder_id: o.holderId,
+            store_key: o.storeKey,
+            payload: JSON.stringify(o.payload),
+            created_at: now,
+            updated_at: now,
+            next_attempt_at: now,
+          })),
+        )
+        .execute();
+    },
+
+    async getHoldings(ex: Executor, tenantId: string, keys: readonly { appId: string; holderType: string; holderId: string }[]) {
+      if (keys.length === 0) return [];
+      const r = await sql<{ app_id: string; holder_type: string; holder_id: string; state: string; store_key: string | null }>`
+        select h.app_id, h.holder_type, h.holder_id, h.state, h.store_key from license_holdings h
+        join unnest(${keys.map((k) => k.appId)}::uuid[], ${keys.map((k) => k.holderType)}::text[], ${keys.map((k) => k.holderId)}::uuid[]) as k(a, t, i)
+          on h.app_id = k.a and h.holder_type = k.t and h.holder_id = k.i
+        where h.tenant_id = ${tenantId}`.execute(ex);
+      return r.rows;
+    },
+
+    async setHoldingState(
+      trx: Transaction<DB>,
+      tenantId: string,
+      h: { appId: string; holderType: string; holderId: string; from: string; to: string; reason: string | null; storeKey: string | null; eventId: string | null },
+      now: Date,
+    ): Promise<void> {
+      await trx
+        .updateTable("license_holdings")
+        .set({
+          state: h.to as never,
+          reason: h.reason,
+          since: now,
+          waiting_since: h.to === "waiting" ? now : null,
+          event_id: h.eventId,
+          updated_at: now,
+          attempts: sql`case when ${h.to} = 'failed' then attempts + 1 else attempts end`,
+        })
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", h.appId)
+        .where("holder_type", "=", h.holderType as never)
+        .where("holder_id", "=", h.holderId)
+        .execute();
+      await trx
+        .insertInto("license_events")
+        .values({ tenant_id: tenantId, app_id: h.appId, holder_type: h.holderType, holder_id: h.holderId, from_state: h.from, to_state: h.to, reason: h.reason, store_key: h.storeKey, event_id: h.eventId, occurred_at: now })
+        .execute();
+    },
+
+    // ---------------------------------------------------------------- outbox
+
+    async tenantsWithOpenOperations(): Promise<string[]> {
+      const r = await db.selectFrom("store_operations").select("tenant_id").distinct().where("state", "in", ["pending", "sending", "sent"]).execute();
+      return r.map((x) => x.tenant_id);
+    },
+
+    async openOperations(tenantId: string, states: readonly string[], limit: number) {
+      return db
+        .selectFrom("store_operations as o")
+        .leftJoin("apps as a", (j) => j.onRef("a.tenant_id", "=", "o.tenant_id").onRef("a.id", "=", "o.app_id"))
+        .select(["o.id", "o.seq", "o.token_id", "o.app_id", "o.kind", "o.holder_type", "o.holder_id", "o.store_key", "o.payload", "o.state", "o.batch_id", "o.event_id", "o.attempts", "a.adam_id", "a.pricing_param"])
+        .where("o.tenant_id", "=", tenantId)
+        .where("o.state", "in", states as never)
+        .where("o.next_attempt_at", "<=", new Date())
+        .orderBy("o.seq")
+        .limit(limit)
+        .execute();
+    },
+
+    async markOperations(
+      ex: Executor,
+      tenantId: string,
+      ids: readonly string[],
+      set: { state: string; batchId?: string | null; eventId?: string | null; error?: string | null; attempt?: boolean; retryAt?: Date },
+      now: Date,
+    ): Promise<void> {
+      for (let i = 0; i < ids.length; i += 2000) {
+        const part = ids.slice(i, i + 2000);
+        await ex
+          .updateTable("store_operations")
+          .set({
+            state: set.state,
+            ...(set.batchId !== undefined ? { batch_id: set.batchId } : {}),
+            ...(set.eventId !== undefined ? { event_id: set.eventId } : {}),
+            ...(set.error !== undefined ? { error: set.error } : {}),
+            ...(set.attempt ? { attempts: sql`attempts + 1` } : {}),
+            ...(set.retryAt ? { next_attempt_at: set.retryAt } : {}),
+            updated_at: now,
+          })
+          .where("tenant_id", "=", tenantId)
+          .where("id", "in", part as string[])
+          .execute();
+      }
+    },
+
+    /** Mirror rows that are the ledger's own assignments become `tracked` (SYNC-4). */
+    async markTracked(ex: Executor, tenantId: string, tokenId: string): Promise<void> {
+      await sql`
+        update store_assignments s set tracked = true
+        from license_holdings h join apps a on a.tenant_id = h.tenant_id and a.id = h.app_id
+        where s.tenant_id = ${tenantId} and s.token_id = ${tokenId} and not s.tracked
+          and h.tenant_id = s.tenant_id and a.token_id = s.token_id and a.adam_id = s.adam_id and a.pricing_param = s.pricing_param
+          and h.state in ('pendingAssign', 'assigned', 'pendingRelease')
+          and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end`.execute(ex);
+    },
+
+    async upsertAppleUser(tenantId: string, tokenId: string, userId: string, clientUserId: string, email: string | null): Promise<void> {
+      await db
+        .insertInto("apple_users")
+        .values({ tenant_id: tenantId, token_id: tokenId, client_user_id: clientUserId, user_id: userId, email, status: "Registered", created_at: new Date(), updated_at: new Date() })
+        .onConflict((oc) => oc.columns(["tenant_id", "token_id", "client_user_id"]).doNothing())
+        .execute();
+    },
+
+    // ---------------------------------------------------------------- directory changes
+
+    async directoryCursor(tenantId: string): Promise<number> {
+      const r = await db.selectFrom("license_cursors").select("directory_seq").where("tenant_id", "=", tenantId).executeTakeFirst();
+      return Number(r?.directory_seq ?? 0);
+    },
+
+    async setDirectoryCursor(tenantId: string, seq: number): Promise<void> {
+      await db
+        .insertInto("license_cursors")
+        .values({ tenant_id: tenantId, directory_seq: seq, updated_at: new Date() })
+        .onConflict((oc) => oc.column("tenant_id").doUpdateSet({ directory_seq: seq, updated_at: new Date() }))
+        .execute();
+    },
+
+    async directoryChangesAfter(tenantId: string, afterSeq: number, limit: number) {
+      return db.selectFrom("directory_changes").selectAll().where("tenant_id", "=", tenantId).where("seq", ">", afterSeq).orderBy("seq").limit(limit).execute();
+    },
+
+    async tenantsWithDirectoryChanges(): Promise<string[]> {
+      const r = await sql<{ tenant_id: string }>`
+        select c.tenant_id from (select tenant_id, max(seq) as m from directory_changes group by tenant_id) c
+        left join license_cursors k on k.tenant_id = c.tenant_id
+        where c.m > coalesce(k.directory_seq, 0)`.execute(db);
+      return r.rows.map((x) => x.tenant_id);
+    },
+
+    /**
+     * Apps a change of these objects may affect: assignments to any group containing them
+     * (transitively), all-users/all-devices assignments, and apps where they (or a user's devices) hold a row.
+     */
+    async affectedApps(tenantId: string, objectIds: readonly string[], groupIds: readonly string[]): Promise<string[]> {
+      const r = await sql<{ app_id: string }>`
+        with recursive seeds(id) as (
+          select unnest(${objectIds as string[]}::uuid[]) union select unnest(${groupIds as string[]}::uuid[])
+          union select d.id from devices d where d.tenant_id = ${tenantId} and d.user_id = any(${objectIds as string[]}::uuid[])
+        ), up(id) as (
+          select id from seeds
+          union select gm.group_id from group_members gm join up on gm.member_id = up.id where gm.tenant_id = ${tenantId}
+        )
+        select distinct m.app_id from mobile_app_assignments m
+          where m.tenant_id = ${tenantId} and (m.group_id in (select id from up) or m.target_kind in ('allLicensedUsers', 'allDevices'))
+        union
+        select distinct h.app_id from license_holdings h where h.tenant_id = ${tenantId} and h.holder_id in (select id from seeds)`.execute(db);
+      return r.rows.map((x) => x.app_id);
+    },
+
+    // ---------------------------------------------------------------- reads for routes
+
+    async consumingHoldings(tenantId: string, appId: string) {
+      return db
+        .selectFrom("license_holdings")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .where("state", "in", ["pendingAssign", "assigned", "pendingRelease"])
+        .orderBy("holder_type")
+        .orderBy("holder_seq")
+        .execute();
+    },
+  };
+}
+export type LicensesRepository = ReturnType<typeof createLicensesRepository>;

@@ -1,0 +1,400 @@
+// The license ledger service (ENG-3, ENG-8): reconciliation (engine plan → ledger rows, history and
+// outbox, in short chunked transactions) and the outbox worker that sends store operations to Apple
+// in the largest batches the limits allow and settles holdings item by item from the event's result.
+//
+// Crash safety: an operation is marked `sending` (with its batch) before the call; a worker that
+// starts again resumes `sending` batches through the client's resumeWrite (which looks at Apple
+// first and sends only what is missing), so nothing is associated twice and no release is lost.
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { DB } from "../../db/types.ts";
+import {
+  type AppInput,
+  buildDirectoryIndex,
+  type DirectoryIndex,
+  type EngineApp,
+  ledgerRowOf,
+  planApp,
+  type TokenUsability,
+} from "../../engine/index.ts";
+import type {
+  AppleAssetTargetPair,
+  AppleAssetWriteResult,
+  AppleEventStatus,
+  AppleTokenClient,
+  ApplePendingWrite,
+} from "../../stores/apple/index.ts";
+import type { HoldingWrite, LedgerAppRow, LicensesRepository, OperationInsert, OperationRow } from "./licenses.repository.ts";
+
+/** Holdings per transaction when a plan is applied (PGlite has one session: keep transactions short). */
+export const APPLY_CHUNK = 2000;
+/** Operations taken from the outbox per round. */
+const OUTBOX_ROUND = 20_000;
+
+export interface LicensesLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface LicensesDeps {
+  db: Kysely<DB>;
+  licensesRepository: LicensesRepository;
+  tokens: { appleFor(tenantId: string, tokenId: string): Promise<AppleTokenClient> };
+  /** untracked_count per app (SYNC-4) after the ledger's own assignments are marked tracked. */
+  refreshUntrackedCounts(tenantId: string, tokenId: string): Promise<unknown>;
+  logger: () => LicensesLogger;
+  /** Delay between event-status checks while an Apple event is pending. */
+  eventPollMs: number;
+  now?: () => number;
+}
+
+const usability = (state: string | null): TokenUsability =>
+  state === "valid" || state === "duplicateLocationId"
+    ? "usable"
+    : state === "expired" || state === "assignedToExternalMDM"
+      ? state
+      : "invalid";
+
+export function createLicensesService(deps: LicensesDeps) {
+  const { db, licensesRepository: repo, tokens } = deps;
+  const now = () => deps.now?.() ?? Date.now();
+  const log = () => deps.logger();
+
+  // One reconcile at a time per tenant in this process (a second request waits for the first).
+  const tenantLocks = new Map<string, Promise<unknown>>();
+  function serialized<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = tenantLocks.get(tenantId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    tenantLocks.set(tenantId, settled);
+    void settled.then(() => {
+      if (tenantLocks.get(tenantId) === settled) tenantLocks.delete(tenantId);
+    });
+    return next;
+  }
+
+  function engineAppOf(app: LedgerAppRow, externallyConsumed: number): EngineApp {
+    return {
+      id: app.id,
+      tokenId: app.token_id ?? "",
+      totalCount: app.total_count,
+      externallyConsumed,
+      deviceAssignable: app.device_assignable,
+      revocable: app.revocable,
+      productType: app.product_type === "Book" ? "Book" : "App",
+      supportedPlatforms: app.supported_platforms ?? [],
+      token: usability(app.token_state),
+      unitPrice: app.unit_price == null ? null : Number(app.unit_price),
+    };
+  }
+
+  /** Plans one app against a directory index and applies the plan in chunks. Returns what changed. */
+  async function reconcileWithIndex(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex) {
+    const at = now();
+    const assignments = await repo.loadAssignments(tenantId, app.id);
+    const holdings = await repo.loadHoldings(db, tenantId, app.id);
+    const { requests, installs } = await repo.loadInstalls(tenantId, app.id);
+    const input: AppInput = {
+      app: engineAppOf(app, await repo.externallyConsumed(tenantId, app)),
+      assignments,
+      holdings,
+      installRequests: requests,
+      installs,
+    };
+    const plan = planApp(ix, input, { now: at });
+    const changed = plan.holdings.filter((d) => d.changed && d.state !== null);
+    const opsByHolder = new Map<string, OperationInsert[]>();
+    const loose: OperationInsert[] = [];
+    for (const op of plan.operations) {
+      if ((op.kind === "associate" || op.kind === "disassociate") && app.token_id) {
+        const o: OperationInsert = {
+          tokenId: app.token_id,
+          appId: app.id,
+          kind: op.kind,
+          holderType: op.holderType,
+          holderId: op.holderId,
+          storeKey: op.storeKey,
+          payload: { licenseType: op.licenseType, reason: op.reason ?? null },
+        };
+        const k = `${op.holderType}:${op.holderId}`;
+        const list = opsByHolder.get(k) ?? [];
+        list.push(o);
+        opsByHolder.set(k, list);
+      } else if (op.kind === "registerAppleUser" && app.token_id) {
+        loose.push({ tokenId: op.tokenId, appId: null, kind: "registerUser", holderType: "user", holderId: op.userId, storeKey: op.clientUserId, payload: {} });
+      }
+    }
+    const written = new Set<string>();
+    const nowDate = new Date(at);
+    for (let i = 0; i < changed.length || (i === 0 && loose.length > 0); i += APPLY_CHUNK) {
+      const part = changed.slice(i, i + APPLY_CHUNK);
+      const writes: HoldingWrite[] = [];
+      const ops: OperationInsert[] = i + APPLY_CHUNK >= changed.length ? [...loose] : [];
+      for (const d of part) {
+        const row = ledgerRowOf(d);
+        if (!row) continue;
+        writes.push({ appId: app.id, row, previousState: d.previousState });
+        const k = `${d.holderType}:${d.holderId}`;
+        written.add(k);
+        ops.push(...(opsByHolder.get(k) ?? []));
+      }
+      await db.transaction().execute(async (trx) => {
+        await repo.writeHoldings(trx, tenantId, writes, nowDate);
+        await repo.insertOperations(trx, tenantId, ops, nowDate);
+      });
+    }
+    // Operations of holders whose row did not change (should not happen; kept so nothing is lost).
+    const orphans = [...opsByHolder.entries()].filter(([k]) => !written.has(k)).flatMap(([, v]) => v);
+    if (orphans.length > 0)
+      await db.transaction().execute((trx) => repo.insertOperations(trx, tenantId, orphans, nowDate));
+    const operations = [...opsByHolder.values()].reduce((n, l) => n + l.length, 0) + loose.length;
+    return { appId: app.id, changed: changed.length, operations, counts: plan.counts };
+  }
+
+  async function reconcileApps(tenantId: string, appIds: readonly string[]) {
+    if (appIds.length === 0) return [];
+    const apps = await repo.loadApps(db, tenantId, appIds);
+    const ix = buildDirectoryIndex(await repo.loadDirectory(tenantId));
+    const results = [];
+    for (const app of apps) results.push(await reconcileWithIndex(tenantId, app, ix));
+    return results;
+  }
+
+  // ---------------------------------------------------------------- outbox
+
+  interface Batch {
+    tenantId: string;
+    tokenId: string;
+    kind: "associate" | "disassociate" | "revoke";
+    ops: OperationRow[];
+  }
+
+  const pairOf = (o: OperationRow): AppleAssetTargetPair => {
+    const asset = { adamId: o.adam_id as string, pricingParam: (o.pricing_param ?? "STDQ") as "STDQ" };
+    const lt = (typeof o.payload === "string" ? JSON.parse(o.payload) : o.payload)?.licenseType;
+    return lt === "user" || (lt === undefined && o.holder_type === "user")
+      ? { ...asset, clientUserId: o.store_key as string }
+      : { ...asset, serialNumber: o.store_key as string };
+  };
+
+  /** The pending write a batch stands for (what resumeWrite needs after a crash). */
+  function pendingWriteOf(b: Batch): ApplePendingWrite {
+    if (b.kind === "revoke") {
+      const serials = b.ops.filter((o) => o.holder_type !== "user").map((o) => o.store_key as string);
+      const users = b.ops.filter((o) => o.holder_type === "user").map((o) => o.store_key as string);
+      return { kind: "revoke", request: { ...(serials.length ? { serialNumbers: [...new Set(serials)] } : {}), ...(users.length ? { clientUserIds: [...new Set(users)] } : {}) } };
+    }
+    const pairs = b.ops.map(pairOf);
+    const assets = [...new Map(pairs.map((p) => [`${p.adamId}|${p.pricingParam}`, { adamId: p.adamId, pricingParam: p.pricingParam }])).values()];
+    const serials = [...new Set(pairs.filter((p) => p.serialNumber).map((p) => p.serialNumber as string))];
+    const users = [...new Set(pairs.filter((p) => p.clientUserId).map((p) => p.clientUserId as string))];
+    return { kind: b.kind, request: { assets, ...(serials.length ? { serialNumbers: serials } : {}), ...(users.length ? { clientUserIds: users } : {}) } };
+  }
+
+  /** Settles the batch's operations and holdings from Apple's results, item by item. */
+  async function settle(b: Batch, results: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[]) {
+    const at = new Date(now());
+    const touchedApps = new Set<string>();
+    for (const r of results) {
+      const failedKeys = new Map<string, number>();
+      for (const f of r.status?.failures ?? []) {
+        const adamIds = f.errorInfo?.assets?.map((a) => a.adamId);
+        const keys = [...(f.errorInfo?.serialNumbers ?? []), ...(f.errorInfo?.clientUserIds ?? [])];
+        for (const o of r.ops) {
+          const matchesKey = keys.length === 0 || keys.includes(o.store_key ?? "");
+          const matchesAsset = !adamIds || adamIds.length === 0 || adamIds.includes(o.adam_id ?? "");
+          if (matchesKey && matchesAsset) failedKeys.set(o.id, f.errorNumber);
+        }
+      }
+      const wholeFailed = r.status?.eventStatus === "FAILED" && (r.status.failures ?? []).length === 0;
+      for (let i = 0; i < r.ops.length; i += APPLY_CHUNK) {
+        const part = r.ops.slice(i, i + APPLY_CHUNK);
+        await db.transaction().execute(async (trx) => {
+          const current = await repo.getHoldings(
+            trx,
+            b.tenantId,
+            part.filter((o) => o.app_id && o.holder_id).map((o) => ({ appId: o.app_id as string, holderType: o.holder_type as string, holderId: o.holder_id as string })),
+          );
+          const byKey = new Map(current.map((h) => [`${h.app_id}:${h.holder_type}:${h.holder_id}`, h]));
+          const done: string[] = [];
+          const failed: string[] = [];
+          for (const o of part) {
+            const err = wholeFailed ? -1 : failedKeys.get(o.id);
+            (err === undefined ? done : failed).push(o.id);
+            if (o.app_id) touchedApps.add(o.app_id);
+            const h = o.app_id && o.holder_id ? byKey.get(`${o.app_id}:${o.holder_type}:${o.holder_id}`) : undefined;
+            if (!h || h.store_key !== o.store_key) continue;
+            const base = { appId: o.app_id as string, holderType: o.holder_type as string, holderId: o.holder_id as string, from: h.state, storeKey: o.store_key, eventId: r.eventId };
+            if (b.kind === "associate" && h.state === "pendingAssign") {
+              if (err === undefined) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "assigned", reason: null }, at);
+              else if (err === 9709) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "waiting", reason: "insufficientLicenses" }, at);
+              else await repo.setHoldingState(trx, b.tenantId, { ...base, to: "failed", reason: `appleError${err}` }, at);
+            } else if ((b.kind === "disassociate" || b.kind === "revoke") && h.state === "pendingRelease") {
+              if (err === undefined) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "released", reason: (o.payload as any)?.reason ?? null }, at);
+              else await repo.setHoldingState(trx, b.tenantId, { ...base, to: "failed", reason: `appleError${err}` }, at);
+            }
+          }
+          await repo.markOperations(trx, b.tenantId, done, { state: "done", eventId: r.eventId }, at);
+          await repo.markOperations(trx, b.tenantId, failed, { state: "failed", eventId: r.eventId, error: "Apple reported a failure for this item" }, at);
+        });
+      }
+    }
+    await repo.markTracked(db, b.tenantId, b.tokenId);
+    await deps.refreshUntrackedCounts(b.tenantId, b.tokenId);
+    return touchedApps;
+  }
+
+  /** Maps the client's results (events and verified pairs) back to the batch's operations. */
+  async function followResult(b: Batch, apple: AppleTokenClient, result: AppleAssetWriteResult | { events: { eventId: string; request: any }[] }) {
+    const remaining = new Map(b.ops.map((o) => [o.id, o]));
+    const groups: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[] = [];
+    for (const e of result.events) {
+      const assets = new Set<string>((e.request.assets ?? []).map((a: { adamId: string }) => a.adamId));
+      const keys = new Set<string>([...(e.request.serialNumbers ?? []), ...(e.request.clientUserIds ?? [])]);
+      const ops = [...remaining.values()].filter((o) => keys.has(o.store_key ?? "") && (b.kind === "revoke" || assets.has(o.adam_id ?? "")));
+      for (const o of ops) remaining.delete(o.id);
+      await repo.markOperations(db, b.tenantId, ops.map((o) => o.id), { state: "sent", eventId: e.eventId }, new Date(now()));
+      groups.push({ eventId: e.eventId, status: null, ops });
+    }
+    // Whatever no event covers was found already done at Apple (verified) or needed no write.
+    if (remaining.size > 0) groups.push({ eventId: null, status: null, ops: [...remaining.values()] });
+    for (const g of groups) if (g.eventId) g.status = await apple.waitForEvent(g.eventId, { intervalsMs: [deps.eventPollMs] });
+    return settle(b, groups);
+  }
+
+  async function sendBatch(b: Batch): Promise<Set<string>> {
+    const apple = await tokens.appleFor(b.tenantId, b.tokenId);
+    const write = pendingWriteOf(b);
+    const batchId = randomUUID();
+    await repo.markOperations(db, b.tenantId, b.ops.map((o) => o.id), { state: "sending", batchId, attempt: true }, new Date(now()));
+    if (b.kind === "revoke") return followResult(b, apple, await apple.revokeAssets(write.request as never));
+    const pairs = b.ops.map(pairOf);
+    const result = b.kind === "associate" ? await apple.associatePairs(pairs) : await apple.disassociatePairs(pairs);
+    return followResult(b, apple, result);
+  }
+
+  /** A batch left `sending` or `sent` by a stopped worker: ask Apple, send only what is missing. */
+  async function resumeBatch(b: Batch): Promise<Set<string>> {
+    const apple = await tokens.appleFor(b.tenantId, b.tokenId);
+    const byEvent = new Map<string, OperationRow[]>();
+    const unknown: OperationRow[] = [];
+    for (const o of b.ops) {
+      if (o.event_id) byEvent.set(o.event_id, [...(byEvent.get(o.event_id) ?? []), o]);
+      else unknown.push(o);
+    }
+    const touched = new Set<string>();
+    for (const [eventId, ops] of byEvent) {
+      const status = await apple.waitForEvent(eventId, { intervalsMs: [deps.eventPollMs] });
+      for (const a of await settle({ ...b, ops }, [{ eventId, status, ops }])) touched.add(a);
+    }
+    if (unknown.length > 0) {
+      const sub: Batch = { ...b, ops: unknown };
+      const r = await apple.resumeWrite(pendingWriteOf(sub));
+      const result = (r.result as AppleAssetWriteResult | undefined) ?? { events: [], verifiedPairs: [] };
+      for (const a of await followResult(sub, apple, result)) touched.add(a);
+    }
+    return touched;
+  }
+
+  function batchesOf(tenantId: string, ops: OperationRow[]): Batch[] {
+    const m = new Map<string, Batch>();
+    for (const o of ops) {
+      if (o.kind === "registerUser") continue;
+      const kind = o.kind as Batch["kind"];
+      const k = `${o.token_id}|${kind}|${o.batch_id ?? ""}`;
+      const b = m.get(k) ?? { tenantId, tokenId: o.token_id, kind, ops: [] };
+      b.ops.push(o);
+      m.set(k, b);
+    }
+    // Releases first (they free licenses), then revokes, then associations.
+    const order = { disassociate: 0, revoke: 1, associate: 2 } as const;
+    return [...m.values()].sort((a, b) => order[a.kind] - order[b.kind]);
+  }
+
+  /** Registers the users the engine asked for (users/create) and records their Apple user rows. */
+  async function registerUsers(tenantId: string, ops: OperationRow[]) {
+    const byToken = new Map<string, OperationRow[]>();
+    for (const o of ops) if (o.kind === "registerUser") byToken.set(o.token_id, [...(byToken.get(o.token_id) ?? []), o]);
+    for (const [tokenId, list] of byToken) {
+      const apple = await tokens.appleFor(tenantId, tokenId);
+      const users = list.map((o) => ({ o, clientUserId: o.store_key ?? (o.holder_id as string) }));
+      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "sending", attempt: true }, new Date(now()));
+      const unique = [...new Map(users.map((u) => [u.clientUserId, u])).values()];
+      const r = await apple.createUsers(unique.map((u) => ({ clientUserId: u.clientUserId })));
+      for (const e of r.events) await apple.waitForEvent(e.eventId, { intervalsMs: [deps.eventPollMs] });
+      for (const u of unique) await repo.upsertAppleUser(tenantId, tokenId, u.o.holder_id as string, u.clientUserId, null);
+      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "done" }, new Date(now()));
+    }
+  }
+
+  const draining = new Map<string, Promise<number>>();
+
+  /** Sends every open operation of the tenant (resuming interrupted batches first). Returns operations handled. */
+  async function drainOutbox(tenantId: string): Promise<number> {
+    const running = draining.get(tenantId);
+    if (running) return running;
+    const p = (async () => {
+      let handled = 0;
+      for (let round = 0; round < 100; round++) {
+        const interrupted = await repo.openOperations(tenantId, ["sending", "sent"], OUTBOX_ROUND);
+        const pending = interrupted.length > 0 ? [] : await repo.openOperations(tenantId, ["pending"], OUTBOX_ROUND);
+        if (interrupted.length === 0 && pending.length === 0) break;
+        const touched = new Set<string>();
+        if (interrupted.length > 0) {
+          await registerUsers(tenantId, interrupted.filter((o) => o.kind === "registerUser"));
+          for (const b of batchesOf(tenantId, interrupted)) for (const a of await resumeBatch(b)) touched.add(a);
+          handled += interrupted.length;
+        } else {
+          await registerUsers(tenantId, pending);
+          for (const b of batchesOf(tenantId, pending)) for (const a of await sendBatch(b)) touched.add(a);
+          handled += pending.length;
+        }
+        // Settlements free licenses (releases) or put holders back in the queue: plan those apps again.
+        if (touched.size > 0) await serialized(tenantId, () => reconcileApps(tenantId, [...touched]));
+      }
+      return handled;
+    })();
+    draining.set(tenantId, p);
+    try {
+      return await p;
+    } finally {
+      draining.delete(tenantId);
+    }
+  }
+
+  // ---------------------------------------------------------------- directory changes
+
+  async function processDirectoryChanges(tenantId: string): Promise<{ changes: number; apps: number }> {
+    return serialized(tenantId, async () => {
+      const after = await repo.directoryCursor(tenantId);
+      const changes = await repo.directoryChangesAfter(tenantId, after, 50_000);
+      if (changes.length === 0) return { changes: 0, apps: 0 };
+      const objects = [...new Set(changes.map((c) => c.object_id))];
+      const groups = [...new Set(changes.map((c) => c.group_id).filter((g): g is string => g !== null))];
+      const apps = await repo.affectedApps(tenantId, objects, groups);
+      await reconcileApps(tenantId, apps);
+      await repo.setDirectoryCursor(tenantId, Number(changes[changes.length - 1].seq));
+      return { changes: changes.length, apps: apps.length };
+    });
+  }
+
+  return {
+    /** Plans one app and writes the plan (holdings, history, outbox) in chunks. */
+    reconcileApp(tenantId: string, appId: string) {
+      return serialized(tenantId, async () => (await reconcileApps(tenantId, [appId]))[0]);
+    },
+    /** Every app with assignments or ledger rows, the directory indexed once. */
+    reconcileAll(tenantId: string) {
+      return serialized(tenantId, async () => reconcileApps(tenantId, await repo.appsInScope(tenantId)));
+    },
+    reconcileApps(tenantId: string, appIds: readonly string[]) {
+      return serialized(tenantId, () => reconcileApps(tenantId, appIds));
+    },
+    processDirectoryChanges,
+    drainOutbox,
+    tenantsWithDirectoryChanges: () => repo.tenantsWithDirectoryChanges(),
+    tenantsWithOpenOperations: () => repo.tenantsWithOpenOperations(),
+  };
+}
+export type LicensesService = ReturnType<typeof createLicensesService>;
