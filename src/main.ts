@@ -47,7 +47,18 @@ import { defineSyncJobs, scheduleSyncJobs } from "./modules/sync/sync.jobs.ts";
 import { defineLicenseJobs, scheduleLicenseJobs, watchDirectoryChanges } from "./modules/licenses/licenses.jobs.ts";
 import { createLicensesRepository } from "./modules/licenses/licenses.repository.ts";
 import { createLicensesService } from "./modules/licenses/licenses.service.ts";
+import { registerLicenseActionRoutes } from "./modules/licenses/licenses.actions.routes.ts";
+import { createPreviewService } from "./modules/licenses/licenses.preview.ts";
+import { createRevocationService, parkRevokedHoldings } from "./modules/licenses/licenses.revoke.ts";
 import { createSyncRepository } from "./modules/sync/sync.repository.ts";
+import { defineNotificationJobs, watchDueNotifications } from "./modules/notifications/notifications.jobs.ts";
+import { createNotificationsRepository } from "./modules/notifications/notifications.repository.ts";
+import { registerNotificationsRoutes } from "./modules/notifications/notifications.routes.ts";
+import { createNotificationsService } from "./modules/notifications/notifications.service.ts";
+import { defineMdmBridgeJobs, watchMdmBridge } from "./modules/mdm-bridge/mdm-bridge.jobs.ts";
+import { createMdmBridgeRepository } from "./modules/mdm-bridge/mdm-bridge.repository.ts";
+import { registerMdmBridgeRoutes } from "./modules/mdm-bridge/mdm-bridge.routes.ts";
+import { createMdmBridgeService } from "./modules/mdm-bridge/mdm-bridge.service.ts";
 import { registerNotificationRoutes, registerSyncLicensesRoutes } from "./modules/sync/sync.routes.ts";
 import { createSyncService } from "./modules/sync/sync.service.ts";
 
@@ -132,15 +143,60 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     refreshUntrackedCounts: (tenantId, tokenId) => syncRepository.refreshUntrackedCounts(db, tenantId, tokenId),
     logger: () => jobsLogger,
     eventPollMs: config.ALLOT_APPLE_EVENT_POLL_SECONDS * 1000,
+    adjustHoldings: (tenantId, appId, holdings) => parkRevokedHoldings(db, tenantId, appId, holdings),
   });
+  // Revocation (REV-1/2) through the ledger and the outbox; dry runs and the prompt matrix (ENG-7, EUX-1).
+  const revocationService = createRevocationService({
+    db,
+    licensesRepository,
+    auditService,
+    kickOutbox: (tenantId) => queue.send("licenses-outbox", { tenantId }, { singletonKey: tenantId }),
+    enqueueNotification: (trx, tenantId, n) => notificationsService.enqueue(trx, tenantId, n),
+  });
+  const previewService = createPreviewService({ db, licensesRepository });
   defineLicenseJobs(queue, { licensesService, pollSeconds: 0.5 });
+  // Notifications (EUX-3): every alert also becomes a message to administrators (e-mail, webhooks).
+  const notificationsRepository = createNotificationsRepository(db);
+  const notificationsService = createNotificationsService({
+    db,
+    notificationsRepository,
+    auditService,
+    secretKey: config.secretKey,
+    smtpUrl: config.ALLOT_SMTP_URL ?? null,
+    mailFrom: config.ALLOT_MAIL_FROM,
+    retryBaseMs: config.ALLOT_NOTIFY_RETRY_BASE_MS,
+    maxAttempts: config.ALLOT_NOTIFY_MAX_ATTEMPTS,
+  });
+  alertsService.onRaised((ex, tenantId, a) =>
+    notificationsService.enqueue(ex, tenantId, { audience: "admin", kind: a.kind, subject: a.title, body: a.message, data: { alertId: a.id, severity: a.severity, resourceType: a.resourceType, resourceId: a.resourceId } }),
+  );
+  defineNotificationJobs(queue, { notificationsService, pollSeconds: 0.5 });
+  // MDM bridge (MDM-1): device commands from the ledger to the MDM webhook; install reports and requests back.
+  const mdmBridgeRepository = createMdmBridgeRepository(db);
+  const mdmBridgeService = createMdmBridgeService({
+    db,
+    mdmBridgeRepository,
+    licensesRepository,
+    licensesService,
+    auditService,
+    kickLicensesOutbox: (tenantId) => queue.send("licenses-outbox", { tenantId }, { singletonKey: tenantId }),
+    tenantWebhook: (tenantId) => notificationsService.mdmWebhookOf(tenantId),
+    notifyUser: (trx, tenantId, userId, kind, subject, body, data) => notificationsService.enqueue(trx, tenantId, { audience: "user", kind, userId, subject, body, data }),
+    defaultWebhook: config.ALLOT_MDM_WEBHOOK_URL ? { url: config.ALLOT_MDM_WEBHOOK_URL, secret: config.ALLOT_MDM_WEBHOOK_SECRET ?? null } : null,
+    retryBaseMs: config.ALLOT_NOTIFY_RETRY_BASE_MS,
+    maxAttempts: config.ALLOT_NOTIFY_MAX_ATTEMPTS,
+  });
+  defineMdmBridgeJobs(queue, { mdmBridgeService, pollSeconds: 0.5 });
+  assignmentsService.onAssignmentsChanged(async (tenantId, appId) => {
+    await queue.send("mdm-commands", { tenantId, appId });
+  });
   assignmentsService.onAssignmentsChanged(async (tenantId, appId) => {
     await queue.send("licenses-reconcile", { tenantId, appId, reason: "assignments" });
   });
   syncService.onSyncCompleted(async (e) => {
     if (e.full) await queue.send("licenses-reconcile", { tenantId: e.tenantId, appId: null, reason: "fullSync" });
   });
-  return { licensesRepository, licensesService, assignmentsRepository, assignmentsService, jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
+  return { notificationsRepository, notificationsService, mdmBridgeRepository, mdmBridgeService, revocationService, previewService, licensesRepository, licensesService, assignmentsRepository, assignmentsService, jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
 }
 
 /** Builds a complete Allot (database migrated, bootstrap done, routes registered) without listening. */
@@ -184,7 +240,16 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
       (app: App, v) => registerCatalogRoutes(app, v, services),
       (app: App, v) => registerAssignmentRoutes(app, v, services),
       (app: App, v) => {
+        if (v === "beta") registerLicenseActionRoutes(app, { db: database.db, ...services });
+      },
+      (app: App, v) => {
         if (v === "beta") registerAlertRoutes(app, services);
+      },
+      (app: App, v) => {
+        if (v === "beta") registerNotificationsRoutes(app, services);
+      },
+      (app: App, v) => {
+        if (v === "beta") registerMdmBridgeRoutes(app, services);
       },
     ],
     rootRoutes: [(app: App) => registerScimRoutes(app, services), (app: App) => registerAuthRoutes(app, routeDeps), (app: App) => registerConsoleRoutes(app), (app: App) => registerNotificationRoutes(app, services)],
@@ -216,6 +281,13 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
     await scheduleLicenseJobs(services.queue);
     const stopWatching = watchDirectoryChanges(services.queue, services.licensesService, 1000, (err) => server.log.warn({ err }, "checking directory changes failed"));
     server.addHook("onClose", async () => stopWatching());
+    const onWatchError = (err: unknown) => server.log.warn({ err }, "checking notification or MDM work failed");
+    const stopNotifications = watchDueNotifications(services.queue, services.notificationsService, 500, onWatchError);
+    const stopMdm = watchMdmBridge(services.queue, services.mdmBridgeService, 1000, onWatchError);
+    server.addHook("onClose", async () => {
+      stopNotifications();
+      stopMdm();
+    });
   } catch (err) {
     await server.close();
     throw err;

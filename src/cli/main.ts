@@ -30,6 +30,16 @@ program
     const { serve } = await import("./serve.ts");
     await serve();
   });
+program
+  .command("demo")
+  .description(
+    "start a demo: the embedded database in ./data-demo (or ALLOT_DATA_DIR), an in-process Apple emulator and sample data",
+  )
+  .action(async () => {
+    keepRunning = true;
+    const { runDemo } = await import("../demo/demo.ts");
+    await runDemo();
+  });
 registerDatabaseCommands(program);
 registerAdminCommands(program);
 registerImportCommand(program);

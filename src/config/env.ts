@@ -33,6 +33,12 @@ const Env = Type.Object({
   ALLOT_TOKEN_EXPIRY_WARNING_DAYS: Type.String({ pattern: "^\\s*[1-9]\\d{0,2}(\\s*,\\s*[1-9]\\d{0,2})*\\s*$", default: "30,14,7,1", description: "days before a token expires at which administrators are warned, comma-separated (TOK-4)" }),
   ALLOT_SYNC_INTERVAL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 12, description: "hours between scheduled syncs of each store token, jittered per token (SYNC-1)" }),
   ALLOT_APPLE_EVENT_POLL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: "seconds between Apple event-status checks while an event is pending (SYNC-3 fallback)" }),
+  ALLOT_SMTP_URL: Type.Optional(Type.String({ pattern: "^smtps?://[^\\s]+$", description: "SMTP server for notification e-mails, e.g. smtp://user:pass@mail.example.com:587 (a tenant may set its own) (EUX-3)" })),
+  ALLOT_MAIL_FROM: Type.String({ minLength: 3, default: "Allot <allot@localhost>", description: "sender of notification e-mails" }),
+  ALLOT_MDM_WEBHOOK_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$", description: "where device commands (InstallApplication/RemoveApplication) are POSTed (a tenant may set its own) (MDM-1)" })),
+  ALLOT_MDM_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16, description: "HMAC-SHA256 key signing device-command POSTs (X-Allot-Signature)" })),
+  ALLOT_NOTIFY_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3600000, default: 30000, description: "first retry delay of a failed e-mail, webhook or MDM delivery; doubled per attempt" }),
+  ALLOT_NOTIFY_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 10, description: "attempts before a delivery is marked failed" }),
 });
 
 type RawEnv = Static<typeof Env>;

@@ -8,6 +8,8 @@ import * as appleTokensCatalog from "./migrations/2026_11_21_0020_apple_tokens_c
 import * as catalogMetadata from "./migrations/2026_11_21_0022_catalog_metadata.ts";
 import * as assignments from "./migrations/2026_11_21_0030_assignments.ts";
 import * as ledger from "./migrations/2026_11_21_0031_ledger.ts";
+import * as notifications from "./migrations/2026_11_21_0032_notifications.ts";
+import * as revocation from "./migrations/2026_11_21_0033_revocation.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -17,6 +19,8 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0022_catalog_metadata": catalogMetadata,
   "2026_11_21_0030_assignments": assignments,
   "2026_11_21_0031_ledger": ledger,
+  "2026_11_21_0032_notifications": notifications,
+  "2026_11_21_0033_revocation": revocation,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

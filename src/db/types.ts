@@ -248,6 +248,7 @@ export interface AppsTable {
   device_assignable: ColumnType<boolean, boolean | undefined, boolean>;
   revocable: ColumnType<boolean, boolean | undefined, boolean>;
   total_count: ColumnType<number, number | undefined, number>;
+  revoked_count: ColumnType<number, number | undefined, number>;
   assigned_count: ColumnType<number, number | undefined, number>;
   available_count: ColumnType<number, number | undefined, number>;
   retired_count: ColumnType<number, number | undefined, number>;
@@ -411,6 +412,10 @@ export interface DeviceCommandsTable {
   attempts: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Migration 0032 (MDM bridge delivery). */
+  next_attempt_at: Generated<Date>;
+  last_error: Generated<string | null>;
+  sent_at: Generated<Date | null>;
 }
 
 export interface InstallRequestsTable {
@@ -464,4 +469,80 @@ export interface DB {
   install_requests: InstallRequestsTable;
   install_states: InstallStatesTable;
   license_cursors: LicenseCursorsTable;
+  notification_settings: NotificationSettingsTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  notification_messages: NotificationMessagesTable;
+  notification_deliveries: NotificationDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  mdm_bridge_cursors: MdmBridgeCursorsTable;
+}
+
+// Notifications (EUX-3) and the MDM bridge (MDM-1): migration 2026_11_21_0032_notifications.
+export interface NotificationSettingsTable {
+  tenant_id: string;
+  smtp_url_enc: string | null;
+  mail_from: string | null;
+  admin_emails: ColumnType<string[], string[] | undefined, string[]>;
+  mdm_webhook_url: string | null;
+  mdm_webhook_secret_enc: string | null;
+  updated_at: Timestamp;
+}
+
+export interface WebhookSubscriptionsTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  url: string;
+  description: string | null;
+  event_types: ColumnType<string[], string[] | undefined, string[]>;
+  secret_enc: string;
+  created_at: Timestamp;
+}
+
+export interface NotificationMessagesTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  audience: "user" | "admin" | "test";
+  kind: string;
+  user_id: string | null;
+  subject: string;
+  body: string;
+  data: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface NotificationDeliveriesTable {
+  tenant_id: string;
+  id: string;
+  seq: Generated<number>;
+  message_id: string;
+  channel: "email" | "webhook" | "mdm";
+  target: string;
+  subscription_id: string | null;
+  state: ColumnType<"pending" | "delivered" | "failed", string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  tenant_id: string;
+  seq: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  attempted_at: Timestamp;
+}
+
+export interface MdmBridgeCursorsTable {
+  tenant_id: string;
+  event_seq: number;
+  updated_at: Timestamp;
 }

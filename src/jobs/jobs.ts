@@ -31,6 +31,10 @@ export interface JobMap {
   "licenses-outbox": { tenantId: string };
   /** Every minute: resume outboxes and directory changes of every tenant (after a restart, too). */
   "licenses-sweep": Record<string, never>;
+  /** Notifications (EUX-3): send the tenant's due e-mails and webhook deliveries (retries included). */
+  "notifications-deliver": { tenantId: string };
+  /** MDM bridge (MDM-1): plan device commands (of appId, and of apps with new ledger events) and POST due ones to the MDM. */
+  "mdm-commands": { tenantId: string; appId: string | null };
 }
 
 export type JobName = keyof JobMap;

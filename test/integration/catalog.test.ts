@@ -15,6 +15,7 @@ const extensions = [
   "metadataStatus",
   "pendingLicenseCount",
   "retiredLicenseCount",
+  "revokedLicenseCount",
   "unitPrice",
   "untrackedLicenseCount",
 ];

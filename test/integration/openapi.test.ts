@@ -9,8 +9,9 @@ import { engine, startTestAllot, type TestAllot } from "../helpers/allot.ts";
 const hidden = new Set(["GET /", "GET /setup", "GET /metrics", "GET /openapi.json"]);
 const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
-/** Fastify's `/groups/:id/members/:memberId/$ref` → OpenAPI's `/groups/{id}/members/{memberId}/$ref`. */
-const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+/** Fastify's `/groups/:id/members/:memberId/$ref` → OpenAPI's `/groups/{id}/members/{memberId}/$ref`
+ * (a trailing wildcard, as in `…/promptMatrix*`, is documented as the parameter `{*}`). */
+const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, "{$1}").replace(/\*$/, "{*}");
 
 describe(`OpenAPI document (${engine})`, () => {
   let t: TestAllot;

@@ -150,6 +150,12 @@ describe(`tenant isolation (${engine})`, () => {
       if (r.method === "PATCH" && u === "/deviceManagement/managedDevices/:id") return { deviceName: "Hijacked" };
       if (r.method === "PATCH" && u === "/admin/administrators/:id") return { displayName: "Hijacked" };
       if (r.method === "POST" && u === "/groups/:id/members/$ref") return ref(a.users[0] === f.id ? a.users[1] : a.users[0]);
+      if (u.endsWith("/revokeUserLicense")) return { userId: a.users[0], notifyManagedDevices: false };
+      if (u.endsWith("/revokeDeviceLicense")) return { managedDeviceId: a.devices[0], notifyManagedDevices: false };
+      if (u.endsWith("/previewMembershipChange")) return { groupId: a.groups[0], add: [a.users[0]], remove: [] };
+      if (u.endsWith("/previewPurchase")) return { totalLicenseCount: 1 };
+      if (u.endsWith("/reportInstalledApps")) return { apps: [] };
+      if (u.endsWith("/requestAppInstall")) return { mobileAppId: a.apps[0] ?? a.users[0] };
       if (r.method === "POST" || r.method === "PATCH" || r.method === "PUT") return {};
       return undefined;
     };

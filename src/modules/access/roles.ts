@@ -34,6 +34,10 @@ export const permissions = {
   "alerts.read": all,
   "alerts.acknowledge": ["globalAdministrator", "licenseAdministrator", "applicationManager"],
   "assignments.write": ["globalAdministrator", "applicationManager"],
+  "notifications.manage": ["globalAdministrator"],
+  "devices.installRequest": ["globalAdministrator", "applicationManager", "userAdministrator"],
+  "devices.reportInstalls": ["globalAdministrator", "applicationManager"],
+  "licenses.revoke": ["globalAdministrator", "licenseAdministrator", "applicationManager"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof permissions;
 

@@ -68,7 +68,13 @@ export function createAlertsService(deps: {
   auditService: AuditService;
 }) {
   const { db, alertsRepository: repo } = deps;
+  // Called in the same transaction as the alert (notifications write their outbox there).
+  const raisedListeners: ((ex: Executor, tenantId: string, alert: ReturnType<typeof alertToGraph>) => Promise<unknown>)[] = [];
   return {
+    /** Runs `listener` for every alert raised, with the raiser's executor (never send jobs from it). */
+    onRaised(listener: (ex: Executor, tenantId: string, alert: ReturnType<typeof alertToGraph>) => Promise<unknown>) {
+      raisedListeners.push(listener);
+    },
     /** Records an alert with the caller's executor (a transaction when the alert belongs to a change). */
     async raise(ex: Executor, tenantId: string, alert: AlertInput) {
       const row = await repo.insert(ex, {
@@ -81,7 +87,9 @@ export function createAlertsService(deps: {
         resource_type: alert.resourceType ?? null,
         resource_id: alert.resourceId ?? null,
       });
-      return alertToGraph(row);
+      const shown = alertToGraph(row);
+      for (const l of raisedListeners) await l(ex, tenantId, shown);
+      return shown;
     },
 
     async list(ctx: Ctx, options: ListOptions) {

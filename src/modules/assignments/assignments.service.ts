@@ -258,9 +258,11 @@ export function createAssignmentsService(deps: {
 
   /** The type the body is parsed against (settings differ between iOS and macOS apps); needs the app first. */
   async function appTypeOf(ctx: Ctx, set: AssignmentSet, version: Version, appId: string) {
-    if (set === "managedEBooks") return IOS_VPP_EBOOK;
+    // An app the caller cannot see is a 404 before anything about the body is judged.
     const app = isGuid(appId) ? await repo.findApp(db, ctx.tenantId, appId) : undefined;
-    return app && typesOf(set, version).includes(app.odata_type) ? app.odata_type : IOS_VPP_APP;
+    if (!app) throw notFound(nounOf(set), appId);
+    if (set === "managedEBooks") return IOS_VPP_EBOOK;
+    return typesOf(set, version).includes(app.odata_type) ? app.odata_type : IOS_VPP_APP;
   }
 
   return {
@@ -275,6 +277,7 @@ export function createAssignmentsService(deps: {
     /** POST …/{id}/assign: the body's list becomes the app's whole set (ASG-1). */
     async assign(ctx: Ctx, set: AssignmentSet, version: Version, appId: string, body: unknown) {
       const listName = set === "managedEBooks" ? "managedEBookAssignments" : "mobileAppAssignments";
+      const appType = await appTypeOf(ctx, set, version, appId);
       if (typeof body !== "object" || body === null || Array.isArray(body))
         throw badRequest(`The body must be an object with '${listName}'.`);
       const b = body as Record<string, unknown>;
@@ -284,7 +287,6 @@ export function createAssignmentsService(deps: {
       const list = b[listName] ?? [];
       if (!Array.isArray(list))
         throw badRequest(`'${listName}' must be an array (an empty array removes every assignment).`);
-      const appType = await appTypeOf(ctx, set, version, appId);
       const inputs = list.map((x, i) => parse(set, version, appType, x, `${listName}[${i}]`));
       await apply(
         ctx,

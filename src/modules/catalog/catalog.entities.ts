@@ -64,6 +64,7 @@ function extensions(): Record<string, PropertyDef> {
     retiredLicenseCount: int("retired_count"),
     pendingLicenseCount: int("pending_count"),
     untrackedLicenseCount: int("untracked_count"),
+    revokedLicenseCount: int("revoked_count"),
     unitPrice: { column: "unit_price", type: "integer", filterable: false, sortable: true },
   };
 }
@@ -202,6 +203,7 @@ function extensionValues(r: Row) {
     retiredLicenseCount: r.retired_count,
     pendingLicenseCount: Number(r.pending_count ?? 0),
     untrackedLicenseCount: r.untracked_count,
+    revokedLicenseCount: r.revoked_count ?? 0,
     unitPrice: r.unit_price === null || r.unit_price === undefined ? null : Number(r.unit_price),
   };
 }

@@ -13,6 +13,7 @@ import {
   buildDirectoryIndex,
   type DirectoryIndex,
   type EngineApp,
+  type LedgerHolding,
   ledgerRowOf,
   planApp,
   type TokenUsability,
@@ -47,6 +48,8 @@ export interface LicensesDeps {
   /** Delay between event-status checks while an Apple event is pending. */
   eventPollMs: number;
   now?: () => number;
+  /** The ledger rows as the engine must see them (revocation parks revoked holders, licenses.revoke.ts). */
+  adjustHoldings?: (tenantId: string, appId: string, holdings: LedgerHolding[]) => Promise<LedgerHolding[]>;
 }
 
 const usability = (state: string | null): TokenUsability =>
@@ -93,7 +96,8 @@ export function createLicensesService(deps: LicensesDeps) {
   async function reconcileWithIndex(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex) {
     const at = now();
     const assignments = await repo.loadAssignments(tenantId, app.id);
-    const holdings = await repo.loadHoldings(db, tenantId, app.id);
+    const loaded = await repo.loadHoldings(db, tenantId, app.id);
+    const holdings = deps.adjustHoldings ? await deps.adjustHoldings(tenantId, app.id, loaded) : loaded;
     const { requests, installs } = await repo.loadInstalls(tenantId, app.id);
     const input: AppInput = {
       app: engineAppOf(app, await repo.externallyConsumed(tenantId, app)),

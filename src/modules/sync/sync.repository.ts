@@ -374,6 +374,11 @@ export function createSyncRepository(db: Kysely<DB>) {
       `.execute(ex);
     },
 
+    /** Fresh planner statistics for tables a sync has just changed a lot. */
+    analyze: async (ex: Executor, tables: readonly ("store_assignments" | "apps")[]) => {
+      for (const t of tables) await sql`analyze ${sql.table(t)}`.execute(ex);
+    },
+
     // ---------------- store assignments (the mirror)
 
     /** Inserts the page or marks its rows as seen at `syncedAt`; `tracked` is never touched here. Returns rows newly inserted. */

@@ -1,0 +1,262 @@
+// SQL of the MDM bridge (MDM-1): the device-command outbox, install states and requests, and the
+// bridge's cursor over license_events. Nothing else writes device_commands.
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { DB } from "../../db/types.ts";
+
+type Executor = Kysely<DB> | Transaction<DB>;
+
+export interface CommandInsert {
+  id: string;
+  appId: string;
+  deviceId: string;
+  kind: "install" | "remove";
+  payload: Record<string, unknown>;
+}
+
+export interface DueCommand {
+  id: string;
+  app_id: string;
+  device_id: string;
+  kind: "install" | "remove";
+  payload: unknown;
+  attempts: number;
+  serial_number: string | null;
+  operating_system: string | null;
+  created_at: Date;
+}
+
+export function createMdmBridgeRepository(db: Kysely<DB>) {
+  return {
+    async cursor(tenantId: string): Promise<number> {
+      const r = await sql<{
+        event_seq: string | number;
+      }>`select event_seq from mdm_bridge_cursors where tenant_id = ${tenantId}`.execute(db);
+      return Number(r.rows[0]?.event_seq ?? 0);
+    },
+
+    async setCursor(tenantId: string, seq: number): Promise<void> {
+      await sql`insert into mdm_bridge_cursors (tenant_id, event_seq, updated_at) values (${tenantId}, ${seq}, now())
+        on conflict (tenant_id) do update set event_seq = excluded.event_seq, updated_at = excluded.updated_at`.execute(
+        db,
+      );
+    },
+
+    /** Apps whose holdings changed state after `afterSeq`, and the last event seen. */
+    async appsWithEventsAfter(
+      tenantId: string,
+      afterSeq: number,
+    ): Promise<{ apps: string[]; lastSeq: number }> {
+      const r = await sql<{ app_id: string; m: string | number }>`
+        select app_id, max(seq) as m from license_events where tenant_id = ${tenantId} and seq > ${afterSeq} group by app_id`.execute(
+        db,
+      );
+      return {
+        apps: r.rows.map((x) => x.app_id),
+        lastSeq: r.rows.reduce((m, x) => Math.max(m, Number(x.m)), afterSeq),
+      };
+    },
+
+    /** Users who lost an app in events (afterSeq, lastSeq]: the holder, or a released device's primary user. */
+    async releasedUsers(tenantId: string, afterSeq: number, lastSeq: number) {
+      const r = await sql<{
+        app_id: string;
+        user_id: string;
+        display_name: string | null;
+        reason: string | null;
+      }>`
+        select distinct e.app_id, coalesce(u.id, d.user_id) as user_id, a.display_name, e.reason
+        from license_events e
+        join apps a on a.tenant_id = e.tenant_id and a.id = e.app_id
+        left join users u on e.holder_type = 'user' and u.tenant_id = e.tenant_id and u.id = e.holder_id
+        left join devices d on e.holder_type = 'device' and d.tenant_id = e.tenant_id and d.id = e.holder_id
+        where e.tenant_id = ${tenantId} and e.seq > ${afterSeq} and e.seq <= ${lastSeq} and e.to_state = 'released'
+          and coalesce(u.id, d.user_id) is not null`.execute(db);
+      return r.rows;
+    },
+
+    /** Tenants with license events the bridge has not read, or commands due for delivery. */
+    async tenantsWithWork(now: Date): Promise<string[]> {
+      const r = await sql<{ tenant_id: string }>`
+        select c.tenant_id from (select tenant_id, max(seq) as m from license_events group by tenant_id) c
+          left join mdm_bridge_cursors k on k.tenant_id = c.tenant_id
+          where c.m > coalesce(k.event_seq, 0)
+        union
+        select distinct tenant_id from device_commands where state = 'pending' and next_attempt_at <= ${now}`.execute(
+        db,
+      );
+      return r.rows.map((x) => x.tenant_id);
+    },
+
+    async appInfo(ex: Executor, tenantId: string, appIds: readonly string[]) {
+      if (appIds.length === 0) return [];
+      const r = await sql<{
+        id: string;
+        adam_id: string | null;
+        bundle_id: string | null;
+        display_name: string | null;
+      }>`
+        select id, adam_id, bundle_id, display_name from apps where tenant_id = ${tenantId} and id = any(${appIds as string[]}::uuid[])`.execute(
+        ex,
+      );
+      return r.rows;
+    },
+
+    /** Writes commands and marks their devices installPending / removePending, in one transaction. */
+    async insertCommands(
+      trx: Transaction<DB>,
+      tenantId: string,
+      cmds: readonly CommandInsert[],
+      now: Date,
+    ): Promise<void> {
+      for (const c of cmds) {
+        await sql`insert into device_commands (tenant_id, id, app_id, device_id, kind, payload, state, created_at, updated_at, next_attempt_at)
+          values (${tenantId}, ${c.id}, ${c.appId}, ${c.deviceId}, ${c.kind}, ${JSON.stringify(c.payload)}::jsonb, 'pending', ${now}, ${now}, ${now})`.execute(
+          trx,
+        );
+        await sql`insert into install_states (tenant_id, app_id, device_id, state, since) values (${tenantId}, ${c.appId}, ${c.deviceId}, ${c.kind === "install" ? "installPending" : "removePending"}, ${now})
+          on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since`.execute(
+          trx,
+        );
+      }
+    },
+
+    async dueCommands(tenantId: string, now: Date, limit: number): Promise<DueCommand[]> {
+      const r = await sql<DueCommand>`
+        select c.id, c.app_id, c.device_id, c.kind, c.payload, c.attempts, d.serial_number, d.operating_system, c.created_at
+        from device_commands c left join devices d on d.tenant_id = c.tenant_id and d.id = c.device_id
+        where c.tenant_id = ${tenantId} and c.state = 'pending' and c.next_attempt_at <= ${now}
+        order by c.seq limit ${limit}`.execute(db);
+      return r.rows;
+    },
+
+    async postponeCommands(tenantId: string, ids: readonly string[], until: Date): Promise<void> {
+      if (ids.length === 0) return;
+      await sql`update device_commands set next_attempt_at = ${until} where tenant_id = ${tenantId} and id = any(${ids as string[]}::uuid[])`.execute(
+        db,
+      );
+    },
+
+    async settleCommand(
+      tenantId: string,
+      c: {
+        id: string;
+        appId: string;
+        deviceId: string;
+        attempt: number;
+        ok: boolean;
+        error: string | null;
+        retryAt: Date | null;
+      },
+      now: Date,
+    ): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const state = c.ok ? "sent" : c.retryAt ? "pending" : "failed";
+        await sql`update device_commands set state = ${state}, attempts = ${c.attempt}, last_error = ${c.error},
+            sent_at = ${c.ok ? now : null}, next_attempt_at = ${c.retryAt ?? now}, updated_at = ${now}
+          where tenant_id = ${tenantId} and id = ${c.id}`.execute(trx);
+        if (state === "failed")
+          await sql`update install_states set state = 'failed', since = ${now}
+            where tenant_id = ${tenantId} and app_id = ${c.appId} and device_id = ${c.deviceId} and state in ('installPending', 'removePending')`.execute(
+            trx,
+          );
+      });
+    },
+
+    async findDevice(ex: Executor, tenantId: string, id: string) {
+      const r = await sql<{
+        id: string;
+        user_id: string | null;
+        serial_number: string | null;
+        device_name: string | null;
+      }>`
+        select id, user_id, serial_number, device_name from devices where tenant_id = ${tenantId} and id = ${id}`.execute(
+        ex,
+      );
+      return r.rows[0];
+    },
+
+    async findApp(ex: Executor, tenantId: string, id: string) {
+      const r = await sql<{
+        id: string;
+        display_name: string | null;
+      }>`select id, display_name from apps where tenant_id = ${tenantId} and id = ${id}`.execute(ex);
+      return r.rows[0];
+    },
+
+    /** Resolves reported apps (by bundle id or adamId) to catalog apps of the tenant. */
+    async appsByStoreIds(
+      ex: Executor,
+      tenantId: string,
+      bundleIds: readonly string[],
+      adamIds: readonly string[],
+    ) {
+      const r = await sql<{ id: string; bundle_id: string | null; adam_id: string | null }>`
+        select id, bundle_id, adam_id from apps where tenant_id = ${tenantId}
+          and (bundle_id = any(${bundleIds as string[]}::text[]) or adam_id = any(${adamIds as string[]}::text[]))`.execute(
+        ex,
+      );
+      return r.rows;
+    },
+
+    async installStatesOf(ex: Executor, tenantId: string, deviceId: string, appIds: readonly string[]) {
+      if (appIds.length === 0) return [];
+      const r = await sql<{ app_id: string; state: string }>`
+        select app_id, state from install_states where tenant_id = ${tenantId} and device_id = ${deviceId} and app_id = any(${appIds as string[]}::uuid[])`.execute(
+        ex,
+      );
+      return r.rows;
+    },
+
+    async setInstallState(
+      trx: Transaction<DB>,
+      tenantId: string,
+      appId: string,
+      deviceId: string,
+      state: string,
+      now: Date,
+    ): Promise<void> {
+      await sql`insert into install_states (tenant_id, app_id, device_id, state, since) values (${tenantId}, ${appId}, ${deviceId}, ${state}, ${now})
+        on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since
+        where install_states.state <> excluded.state`.execute(trx);
+      // The MDM confirmed what the outstanding command asked for.
+      const kind = state === "installed" ? "install" : state === "removed" ? "remove" : null;
+      if (kind)
+        await sql`update device_commands set state = 'acknowledged', updated_at = ${now}
+          where tenant_id = ${tenantId} and app_id = ${appId} and device_id = ${deviceId} and kind = ${kind} and state in ('pending', 'sent')`.execute(
+          trx,
+        );
+    },
+
+    async insertInstallRequest(
+      trx: Transaction<DB>,
+      tenantId: string,
+      appId: string,
+      deviceId: string,
+      userId: string | null,
+      now: Date,
+    ): Promise<boolean> {
+      const r =
+        await sql`insert into install_requests (tenant_id, app_id, device_id, user_id, requested_at) values (${tenantId}, ${appId}, ${deviceId}, ${userId}, ${now})
+        on conflict (tenant_id, app_id, device_id) do nothing`.execute(trx);
+      return Number(r.numAffectedRows ?? 0) > 0;
+    },
+
+    async commandsOfDevice(tenantId: string, deviceId: string) {
+      const r = await sql<{
+        id: string;
+        app_id: string;
+        kind: string;
+        state: string;
+        attempts: number;
+        payload: unknown;
+        created_at: Date;
+        sent_at: Date | null;
+        last_error: string | null;
+      }>`
+        select id, app_id, kind, state, attempts, payload, created_at, sent_at, last_error from device_commands
+        where tenant_id = ${tenantId} and device_id = ${deviceId} order by seq`.execute(db);
+      return r.rows;
+    },
+  };
+}
+export type MdmBridgeRepository = ReturnType<typeof createMdmBridgeRepository>;

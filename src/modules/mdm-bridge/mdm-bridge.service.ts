@@ -1,0 +1,406 @@
+// The MDM bridge (MDM-1, ENG-9): turns the ledger into device commands and the MDM's reports back
+// into install states. Commands (Apple InstallApplication for a VPP app — iTunesStoreID, PurchaseMethod
+// 1, ManagementFlags — and RemoveApplication by bundle id) are planned by the engine once a holding
+// is `assigned` (or for Uninstall), written to the device_commands outbox together with the device's
+// installPending/removePending state, and POSTed to the MDM webhook (ALLOT_MDM_WEBHOOK_URL or the
+// tenant's own), signed like notification webhooks and retried with backoff.
+import { randomUUID } from "node:crypto";
+import type { Kysely, Transaction } from "kysely";
+import type { DB } from "../../db/types.ts";
+import {
+  buildDirectoryIndex,
+  type DeviceCommandOp,
+  type EngineApp,
+  planApp,
+  type TokenUsability,
+} from "../../engine/index.ts";
+import type { Ctx } from "../../http/context.ts";
+import { notFound } from "../../lib/errors.ts";
+import type { AuditService } from "../audit/audit.service.ts";
+import type { LedgerAppRow, LicensesRepository } from "../licenses/licenses.repository.ts";
+import { backoffMs, postSigned } from "../notifications/webhook-post.ts";
+import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository.ts";
+
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+const DEVICE_TYPE = "microsoft.graph.managedDevice";
+/** When no MDM webhook is configured, look again this much later. */
+const NO_WEBHOOK_RETRY_MS = 60_000;
+
+export type ReportedState = "installed" | "notInstalled" | "removed" | "failed" | "installPending";
+const installStateOf: Record<ReportedState, string> = {
+  installed: "installed",
+  notInstalled: "removed",
+  removed: "removed",
+  failed: "failed",
+  installPending: "installPending",
+};
+
+export interface MdmBridgeDeps {
+  db: Kysely<DB>;
+  mdmBridgeRepository: MdmBridgeRepository;
+  licensesRepository: LicensesRepository;
+  licensesService: { reconcileApps(tenantId: string, appIds: readonly string[]): Promise<unknown> };
+  auditService: AuditService;
+  /** Sends the store-operations outbox job after a reconcile (never from inside a transaction). */
+  kickLicensesOutbox(tenantId: string): Promise<unknown>;
+  /** The tenant's own MDM webhook, if any; otherwise the instance's. */
+  tenantWebhook(tenantId: string): Promise<{ url: string; secret: string | null } | null>;
+  defaultWebhook: { url: string; secret: string | null } | null;
+  /** Writes a message to a user in the caller's transaction (notifications outbox). */
+  notifyUser(
+    ex: Transaction<DB>,
+    tenantId: string,
+    userId: string,
+    kind: string,
+    subject: string,
+    body: string,
+    data: Record<string, unknown>,
+  ): Promise<unknown>;
+  retryBaseMs: number;
+  maxAttempts: number;
+  now?: () => number;
+}
+
+const usability = (state: string | null): TokenUsability =>
+  state === "valid" || state === "duplicateLocationId"
+    ? "usable"
+    : state === "expired" || state === "assignedToExternalMDM"
+      ? state
+      : "invalid";
+
+/** Apple MDM command dictionaries. */
+export function installApplicationCommand(
+  adamId: string,
+  settings: Record<string, unknown>,
+  flags: DeviceCommandOp["flags"],
+) {
+  const managementFlags =
+    (settings.uninstallOnDeviceRemoval ? 1 : 0) | (flags?.preventManagedAppBackup ? 4 : 0);
+  return {
+    RequestType: "InstallApplication",
+    iTunesStoreID: Number(adamId),
+    Options: { PurchaseMethod: 1 },
+    ManagementFlags: managementFlags,
+    Attributes: { Removable: flags?.isRemovable ?? true },
+  };
+}
+
+export function removeApplicationCommand(bundleId: string) {
+  return { RequestType: "RemoveApplication", Identifier: bundleId };
+}
+
+export function createMdmBridgeService(deps: MdmBridgeDeps) {
+  const { db, mdmBridgeRepository: repo, licensesRepository: ledger } = deps;
+  const now = () => new Date(deps.now?.() ?? Date.now());
+
+  function engineAppOf(app: LedgerAppRow, externallyConsumed: number): EngineApp {
+    return {
+      id: app.id,
+      tokenId: app.token_id ?? "",
+      totalCount: app.total_count,
+      externallyConsumed,
+      deviceAssignable: app.device_assignable,
+      revocable: app.revocable,
+      productType: app.product_type === "Book" ? "Book" : "App",
+      supportedPlatforms: app.supported_platforms ?? [],
+      token: usability(app.token_state),
+      unitPrice: app.unit_price == null ? null : Number(app.unit_price),
+    };
+  }
+
+  /** Plans the device commands of these apps from the ledger and writes them to the outbox. Returns commands written. */
+  async function planCommands(tenantId: string, appIds: readonly string[]): Promise<number> {
+    const apps = (await ledger.loadApps(db, tenantId, appIds)).filter((a) => a.product_type !== "Book");
+    if (apps.length === 0) return 0;
+    const ix = buildDirectoryIndex(await ledger.loadDirectory(tenantId));
+    const info = new Map(
+      (
+        await repo.appInfo(
+          db,
+          tenantId,
+          apps.map((a) => a.id),
+        )
+      ).map((a) => [a.id, a]),
+    );
+    let written = 0;
+    for (const app of apps) {
+      const assignments = await ledger.loadAssignments(tenantId, app.id);
+      const { requests, installs } = await ledger.loadInstalls(tenantId, app.id);
+      const plan = planApp(
+        ix,
+        {
+          app: engineAppOf(app, await ledger.externallyConsumed(tenantId, app)),
+          assignments,
+          holdings: await ledger.loadHoldings(db, tenantId, app.id),
+          installRequests: requests,
+          installs,
+        },
+        { now: now().getTime() },
+      );
+      const settingsOf = new Map(
+        assignments.map((a) => [a.id, a.settings as unknown as Record<string, unknown>]),
+      );
+      const meta = info.get(app.id);
+      const cmds: CommandInsert[] = [];
+      for (const op of plan.operations) {
+        if (op.kind === "installCommand" && meta?.adam_id) {
+          cmds.push({
+            id: randomUUID(),
+            appId: app.id,
+            deviceId: op.deviceId,
+            kind: "install",
+            payload: installApplicationCommand(
+              meta.adam_id,
+              settingsOf.get(op.assignmentId ?? "") ?? {},
+              op.flags,
+            ),
+          });
+        } else if (op.kind === "removeCommand" && meta?.bundle_id) {
+          cmds.push({
+            id: randomUUID(),
+            appId: app.id,
+            deviceId: op.deviceId,
+            kind: "remove",
+            payload: removeApplicationCommand(meta.bundle_id),
+          });
+        }
+      }
+      for (let i = 0; i < cmds.length; i += 2000) {
+        const part = cmds.slice(i, i + 2000);
+        await db.transaction().execute((trx) => repo.insertCommands(trx, tenantId, part, now()));
+      }
+      written += cmds.length;
+    }
+    return written;
+  }
+
+  /** Reads new license events (holdings settled) and plans commands for the apps concerned. */
+  async function processLedgerEvents(tenantId: string): Promise<number> {
+    const after = await repo.cursor(tenantId);
+    const { apps, lastSeq } = await repo.appsWithEventsAfter(tenantId, after);
+    if (apps.length === 0) return 0;
+    const n = await planCommands(tenantId, apps);
+    // Tell users an app they had is no longer assigned to them (EUX-3).
+    const released = await repo.releasedUsers(tenantId, after, lastSeq);
+    if (released.length > 0)
+      await db.transaction().execute(async (trx) => {
+        for (const r of released) {
+          const name = r.display_name ?? "An app";
+          await deps.notifyUser(
+            trx,
+            tenantId,
+            r.user_id,
+            "appUnassigned",
+            `${name} is no longer assigned to you`,
+            `${name} is no longer assigned to you or your device and its license was released.`,
+            {
+              mobileAppId: r.app_id,
+              reason: r.reason,
+            },
+          );
+        }
+      });
+    await repo.setCursor(tenantId, lastSeq);
+    return n;
+  }
+
+  /** POSTs due commands to the MDM webhook. Returns commands attempted. */
+  async function deliverDue(tenantId: string): Promise<number> {
+    const due = await repo.dueCommands(tenantId, now(), 500);
+    if (due.length === 0) return 0;
+    const hook = (await deps.tenantWebhook(tenantId)) ?? deps.defaultWebhook;
+    if (!hook) {
+      await repo.postponeCommands(
+        tenantId,
+        due.map((c) => c.id),
+        new Date(now().getTime() + NO_WEBHOOK_RETRY_MS),
+      );
+      return 0;
+    }
+    for (const c of due) {
+      const body = JSON.stringify({
+        id: c.id,
+        tenantId,
+        type: c.kind === "install" ? "installApplication" : "removeApplication",
+        deviceId: c.device_id,
+        serialNumber: c.serial_number,
+        operatingSystem: c.operating_system,
+        mobileAppId: c.app_id,
+        command: typeof c.payload === "string" ? JSON.parse(c.payload) : c.payload,
+        createdDateTime: iso(c.created_at),
+      });
+      const r = await postSigned(hook.url, body, {
+        secret: hook.secret,
+        headers: { "x-allot-event": "deviceCommand", "x-allot-delivery": c.id },
+      });
+      const attempt = c.attempts + 1;
+      const retry = !r.ok && attempt < deps.maxAttempts;
+      await repo.settleCommand(
+        tenantId,
+        {
+          id: c.id,
+          appId: c.app_id,
+          deviceId: c.device_id,
+          attempt,
+          ok: r.ok,
+          error: r.error,
+          retryAt: retry ? new Date(now().getTime() + backoffMs(deps.retryBaseMs, attempt)) : null,
+        },
+        now(),
+      );
+    }
+    return due.length;
+  }
+
+  async function requireDevice(tenantId: string, id: string) {
+    const d = uuidRe.test(id) ? await repo.findDevice(db, tenantId, id) : undefined;
+    if (!d) throw notFound("managedDevice", id);
+    return d;
+  }
+
+  /** After a change the engine must see: reconcile the apps, then send the outboxes. */
+  async function afterChange(tenantId: string, appIds: string[]) {
+    if (appIds.length === 0) return;
+    await deps.licensesService.reconcileApps(tenantId, appIds);
+    await planCommands(tenantId, appIds);
+    await deps.kickLicensesOutbox(tenantId);
+  }
+
+  return {
+    planCommands,
+    processLedgerEvents,
+    deliverDue,
+    tenantsWithWork: () => repo.tenantsWithWork(now()),
+
+    /** The MDM's inventory of the device: install states (removals confirm Uninstall; the ledger releases those holdings). */
+    async reportInstalledApps(
+      ctx: Ctx,
+      deviceId: string,
+      apps: { bundleId?: string; adamId?: string; version?: string; state: ReportedState }[],
+    ) {
+      const device = await requireDevice(ctx.tenantId, deviceId);
+      const bundleIds = apps.map((a) => a.bundleId).filter((x): x is string => !!x);
+      const adamIds = apps.map((a) => a.adamId).filter((x): x is string => !!x);
+      const known = await repo.appsByStoreIds(db, ctx.tenantId, bundleIds, adamIds);
+      const resolved: {
+        appId: string;
+        state: string;
+        version: string | null;
+        bundleId: string | null;
+        adamId: string | null;
+      }[] = [];
+      for (const a of apps) {
+        const m = known.find(
+          (k) => (a.bundleId && k.bundle_id === a.bundleId) || (a.adamId && k.adam_id === a.adamId),
+        );
+        if (m)
+          resolved.push({
+            appId: m.id,
+            state: installStateOf[a.state],
+            version: a.version ?? null,
+            bundleId: a.bundleId ?? null,
+            adamId: a.adamId ?? null,
+          });
+      }
+      const changed: string[] = [];
+      await db.transaction().execute(async (trx) => {
+        const before = new Map(
+          (
+            await repo.installStatesOf(
+              trx,
+              ctx.tenantId,
+              deviceId,
+              resolved.map((r) => r.appId),
+            )
+          ).map((s) => [s.app_id, s.state]),
+        );
+        for (const r of resolved) {
+          await repo.setInstallState(trx, ctx.tenantId, r.appId, deviceId, r.state, now());
+          if (before.get(r.appId) !== r.state) changed.push(r.appId);
+        }
+        if (changed.length > 0)
+          await deps.auditService.record(trx, ctx, {
+            activity: "Report installed apps",
+            component: "Apps",
+            operation: "Action",
+            changes: [
+              {
+                type: DEVICE_TYPE,
+                id: deviceId,
+                displayName: device.device_name,
+                before: Object.fromEntries(changed.map((id) => [id, before.get(id) ?? null])),
+                after: Object.fromEntries(
+                  resolved.filter((r) => changed.includes(r.appId)).map((r) => [r.appId, r.state]),
+                ),
+              },
+            ],
+          });
+      });
+      await afterChange(ctx.tenantId, [...new Set(changed)]);
+      return {
+        value: apps.map((a) => {
+          const r = resolved.find(
+            (x) => (a.bundleId && x.bundleId === a.bundleId) || (a.adamId && x.adamId === a.adamId),
+          );
+          return {
+            bundleId: a.bundleId ?? null,
+            adamId: a.adamId ?? null,
+            mobileAppId: r?.appId ?? null,
+            installState: r?.state ?? null,
+          };
+        }),
+      };
+    },
+
+    /** An install request for an Available app (ENG-9): the license is taken only now. */
+    async requestAppInstall(ctx: Ctx, deviceId: string, mobileAppId: string) {
+      const device = await requireDevice(ctx.tenantId, deviceId);
+      const app = uuidRe.test(mobileAppId) ? await repo.findApp(db, ctx.tenantId, mobileAppId) : undefined;
+      if (!app) throw notFound("mobileApp", mobileAppId);
+      const at = now();
+      await db.transaction().execute(async (trx) => {
+        const created = await repo.insertInstallRequest(
+          trx,
+          ctx.tenantId,
+          app.id,
+          deviceId,
+          device.user_id,
+          at,
+        );
+        if (created)
+          await deps.auditService.record(trx, ctx, {
+            activity: "Request app install",
+            component: "Apps",
+            operation: "Action",
+            changes: [
+              {
+                type: DEVICE_TYPE,
+                id: deviceId,
+                displayName: device.device_name,
+                after: { installRequestedMobileAppId: app.id },
+              },
+            ],
+          });
+      });
+      await afterChange(ctx.tenantId, [app.id]);
+      return { deviceId, mobileAppId: app.id, requestedDateTime: at.toISOString() };
+    },
+
+    async deviceCommands(ctx: Ctx, deviceId: string) {
+      await requireDevice(ctx.tenantId, deviceId);
+      return (await repo.commandsOfDevice(ctx.tenantId, deviceId)).map((c) => ({
+        id: c.id,
+        mobileAppId: c.app_id,
+        kind: c.kind,
+        status: c.state,
+        attemptCount: c.attempts,
+        command: typeof c.payload === "string" ? JSON.parse(c.payload) : c.payload,
+        createdDateTime: iso(c.created_at),
+        sentDateTime: iso(c.sent_at),
+        lastError: c.last_error,
+      }));
+    },
+  };
+}
+export type MdmBridgeService = ReturnType<typeof createMdmBridgeService>;
