@@ -1,19 +1,18 @@
 // Dry runs (ENG-7) and the end-user prompt matrix (EUX-1). The same engine and the same inputs as a
 // reconcile of the app (licenses.repository.ts loaders, revoked holders parked the same way), with the
 // change applied in memory only: nothing is written, nothing is sent to Apple.
+import { engineAppOf } from "./licenses.mapping.ts";
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
   type AppInput,
-  type EngineApp,
   type EngineAssignment,
   type MembershipEdge,
   type PlanChange,
   type Preview,
   previewChange,
   promptMatrix,
-  type TokenUsability,
 } from "../../engine/index.ts";
 import type { DeviceOs } from "../../engine/types.ts";
 import type { Ctx } from "../../http/context.ts";
@@ -24,8 +23,6 @@ import { parkRevokedHoldings } from "./licenses.revoke.ts";
 
 const isGuid = (s: unknown): s is string => typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
-const usability = (state: string | null): TokenUsability =>
-  state === "valid" || state === "duplicateLocationId" ? "usable" : state === "expired" || state === "assignedToExternalMDM" ? state : "invalid";
 
 export interface PreviewDeps {
   db: Kysely<DB>;
@@ -59,18 +56,7 @@ export function createPreviewService(deps: PreviewDeps) {
     const directory = await repo.loadDirectory(tenantId);
     const holdings = await parkRevokedHoldings(db, tenantId, app.id, await repo.loadHoldings(db, tenantId, app.id));
     const { requests, installs } = await repo.loadInstalls(tenantId, app.id);
-    const engineApp: EngineApp = {
-      id: app.id,
-      tokenId: app.token_id ?? "",
-      totalCount: app.total_count,
-      externallyConsumed: await repo.externallyConsumed(tenantId, app),
-      deviceAssignable: app.device_assignable,
-      revocable: app.revocable,
-      productType: app.product_type === "Book" ? "Book" : "App",
-      supportedPlatforms: app.supported_platforms ?? [],
-      token: usability(app.token_state),
-      unitPrice: app.unit_price == null ? null : Number(app.unit_price),
-    };
+    const engineApp = engineAppOf(app, await repo.externallyConsumed(tenantId, app));
     const input: AppInput = { app: engineApp, assignments: await repo.loadAssignments(tenantId, app.id), holdings, installRequests: requests, installs };
     return { directory, input };
   }

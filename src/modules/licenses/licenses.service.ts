@@ -12,11 +12,9 @@ import {
   type AppInput,
   buildDirectoryIndex,
   type DirectoryIndex,
-  type EngineApp,
   type LedgerHolding,
   ledgerRowOf,
   planApp,
-  type TokenUsability,
 } from "../../engine/index.ts";
 import type {
   AppleAssetTargetPair,
@@ -25,6 +23,7 @@ import type {
   AppleTokenClient,
   ApplePendingWrite,
 } from "../../stores/apple/index.ts";
+import { engineAppOf } from "./licenses.mapping.ts";
 import type { HoldingWrite, LedgerAppRow, LicensesRepository, OperationInsert, OperationRow } from "./licenses.repository.ts";
 
 /** Holdings per transaction when a plan is applied (PGlite has one session: keep transactions short). */
@@ -52,12 +51,6 @@ export interface LicensesDeps {
   adjustHoldings?: (tenantId: string, appId: string, holdings: LedgerHolding[]) => Promise<LedgerHolding[]>;
 }
 
-const usability = (state: string | null): TokenUsability =>
-  state === "valid" || state === "duplicateLocationId"
-    ? "usable"
-    : state === "expired" || state === "assignedToExternalMDM"
-      ? state
-      : "invalid";
 
 export function createLicensesService(deps: LicensesDeps) {
   const { db, licensesRepository: repo, tokens } = deps;
@@ -75,21 +68,6 @@ export function createLicensesService(deps: LicensesDeps) {
       if (tenantLocks.get(tenantId) === settled) tenantLocks.delete(tenantId);
     });
     return next;
-  }
-
-  function engineAppOf(app: LedgerAppRow, externallyConsumed: number): EngineApp {
-    return {
-      id: app.id,
-      tokenId: app.token_id ?? "",
-      totalCount: app.total_count,
-      externallyConsumed,
-      deviceAssignable: app.device_assignable,
-      revocable: app.revocable,
-      productType: app.product_type === "Book" ? "Book" : "App",
-      supportedPlatforms: app.supported_platforms ?? [],
-      token: usability(app.token_state),
-      unitPrice: app.unit_price == null ? null : Number(app.unit_price),
-    };
   }
 
   /** Plans one app against a directory index and applies the plan in chunks. Returns what changed. */

@@ -4,20 +4,19 @@
 // is `assigned` (or for Uninstall), written to the device_commands outbox together with the device's
 // installPending/removePending state, and POSTed to the MDM webhook (ALLOT_MDM_WEBHOOK_URL or the
 // tenant's own), signed like notification webhooks and retried with backoff.
+import { engineAppOf } from "../licenses/licenses.mapping.ts";
 import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
   buildDirectoryIndex,
   type DeviceCommandOp,
-  type EngineApp,
   planApp,
-  type TokenUsability,
 } from "../../engine/index.ts";
 import type { Ctx } from "../../http/context.ts";
 import { notFound } from "../../lib/errors.ts";
 import type { AuditService } from "../audit/audit.service.ts";
-import type { LedgerAppRow, LicensesRepository } from "../licenses/licenses.repository.ts";
+import type { LicensesRepository } from "../licenses/licenses.repository.ts";
 import { backoffMs, postSigned } from "../notifications/webhook-post.ts";
 import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository.ts";
 
@@ -62,12 +61,6 @@ export interface MdmBridgeDeps {
   now?: () => number;
 }
 
-const usability = (state: string | null): TokenUsability =>
-  state === "valid" || state === "duplicateLocationId"
-    ? "usable"
-    : state === "expired" || state === "assignedToExternalMDM"
-      ? state
-      : "invalid";
 
 /** Apple MDM command dictionaries. */
 export function installApplicationCommand(
@@ -93,21 +86,6 @@ export function removeApplicationCommand(bundleId: string) {
 export function createMdmBridgeService(deps: MdmBridgeDeps) {
   const { db, mdmBridgeRepository: repo, licensesRepository: ledger } = deps;
   const now = () => new Date(deps.now?.() ?? Date.now());
-
-  function engineAppOf(app: LedgerAppRow, externallyConsumed: number): EngineApp {
-    return {
-      id: app.id,
-      tokenId: app.token_id ?? "",
-      totalCount: app.total_count,
-      externallyConsumed,
-      deviceAssignable: app.device_assignable,
-      revocable: app.revocable,
-      productType: app.product_type === "Book" ? "Book" : "App",
-      supportedPlatforms: app.supported_platforms ?? [],
-      token: usability(app.token_state),
-      unitPrice: app.unit_price == null ? null : Number(app.unit_price),
-    };
-  }
 
   /** Plans the device commands of these apps from the ledger and writes them to the outbox. Returns commands written. */
   async function planCommands(tenantId: string, appIds: readonly string[]): Promise<number> {
