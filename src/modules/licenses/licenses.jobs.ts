@@ -1,6 +1,7 @@
 // The license ledger's background jobs: reconcile (one app or all), directory changes, the outbox
 // worker, and a sweep that resumes whatever a stopped process left (outbox batches marked sending,
 // unread directory changes). Consumers run only in RUN_MODE all|worker (the queue decides).
+import { watchTenantsWithWork } from "../../jobs/watch.ts";
 import type { Queue } from "../../jobs/queue.ts";
 import type { LicensesService } from "./licenses.service.ts";
 
@@ -56,24 +57,15 @@ export async function scheduleLicenseJobs(queue: Queue): Promise<void> {
  * resumes open outboxes. Returns a stop function.
  */
 export function watchDirectoryChanges(queue: Queue, svc: LicensesService, everyMs: number, onError: (err: unknown) => void): () => void {
-  if (!queue.consumes) return () => {};
-  let busy = false;
-  let ticks = 0;
   const sweepEvery = Math.max(1, Math.round(60_000 / everyMs));
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    if (++ticks % sweepEvery === 0) queue.send("licenses-sweep", {}, { singletonKey: "sweep" }).catch(onError);
-    svc
-      .tenantsWithDirectoryChanges()
-      .then(async (tenants) => {
-        for (const t of tenants) await queue.send("licenses-directory", { tenantId: t }, { singletonKey: t });
-      })
-      .catch(onError)
-      .finally(() => {
-        busy = false;
-      });
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return watchTenantsWithWork(
+    queue,
+    everyMs,
+    () => svc.tenantsWithDirectoryChanges(),
+    (t) => queue.send("licenses-directory", { tenantId: t }, { singletonKey: t }),
+    onError,
+    (tick) => {
+      if (tick % sweepEvery === 0) queue.send("licenses-sweep", {}, { singletonKey: "sweep" }).catch(onError);
+    },
+  );
 }

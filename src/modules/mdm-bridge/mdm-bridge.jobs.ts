@@ -1,5 +1,6 @@
 // The MDM bridge job: plan commands from new ledger events and deliver due commands, per tenant.
 // A light in-process check turns pending work into jobs; consumers run only in RUN_MODE all|worker.
+import { watchTenantsWithWork } from "../../jobs/watch.ts";
 import type { Queue } from "../../jobs/queue.ts";
 import type { MdmBridgeService } from "./mdm-bridge.service.ts";
 
@@ -26,22 +27,11 @@ export function watchMdmBridge(
   everyMs: number,
   onError: (err: unknown) => void,
 ): () => void {
-  if (!queue.consumes) return () => {};
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    svc
-      .tenantsWithWork()
-      .then(async (tenants) => {
-        for (const t of tenants)
-          await queue.send("mdm-commands", { tenantId: t, appId: null }, { singletonKey: t });
-      })
-      .catch(onError)
-      .finally(() => {
-        busy = false;
-      });
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return watchTenantsWithWork(
+    queue,
+    everyMs,
+    () => svc.tenantsWithWork(),
+    (t) => queue.send("mdm-commands", { tenantId: t, appId: null }, { singletonKey: t }),
+    onError,
+  );
 }

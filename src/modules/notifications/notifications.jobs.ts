@@ -1,6 +1,7 @@
 // Delivery of notifications as a pg-boss job per tenant. A light in-process check (one indexed
 // query) turns due deliveries — new ones committed by any transaction, and retries whose backoff
 // has passed — into jobs; consumers run only in RUN_MODE all|worker.
+import { watchTenantsWithWork } from "../../jobs/watch.ts";
 import type { Queue } from "../../jobs/queue.ts";
 import type { NotificationsService } from "./notifications.service.ts";
 
@@ -31,22 +32,11 @@ export function watchDueNotifications(
   everyMs: number,
   onError: (err: unknown) => void,
 ): () => void {
-  if (!queue.consumes) return () => {};
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    svc
-      .tenantsWithDueDeliveries()
-      .then(async (tenants) => {
-        for (const t of tenants)
-          await queue.send("notifications-deliver", { tenantId: t }, { singletonKey: t });
-      })
-      .catch(onError)
-      .finally(() => {
-        busy = false;
-      });
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return watchTenantsWithWork(
+    queue,
+    everyMs,
+    () => svc.tenantsWithDueDeliveries(),
+    (t) => queue.send("notifications-deliver", { tenantId: t }, { singletonKey: t }),
+    onError,
+  );
 }
