@@ -405,10 +405,11 @@ export function createLicensesRepository(db: Kysely<DB>) {
     },
 
     async tenantsWithDirectoryChanges(): Promise<string[]> {
+      // Polled every second: one primary-key probe per tenant, never a scan of the change log.
       const r = await sql<{ tenant_id: string }>`
-        select c.tenant_id from (select tenant_id, max(seq) as m from directory_changes group by tenant_id) c
-        left join license_cursors k on k.tenant_id = c.tenant_id
-        where c.m > coalesce(k.directory_seq, 0)`.execute(db);
+        select t.id as tenant_id from tenants t
+        left join license_cursors k on k.tenant_id = t.id
+        where exists (select 1 from directory_changes d where d.tenant_id = t.id and d.seq > coalesce(k.directory_seq, 0))`.execute(db);
       return r.rows.map((x) => x.tenant_id);
     },
 

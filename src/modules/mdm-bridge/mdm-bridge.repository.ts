@@ -77,9 +77,10 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
     /** Tenants with license events the bridge has not read, or commands due for delivery. */
     async tenantsWithWork(now: Date): Promise<string[]> {
       const r = await sql<{ tenant_id: string }>`
-        select c.tenant_id from (select tenant_id, max(seq) as m from license_events group by tenant_id) c
-          left join mdm_bridge_cursors k on k.tenant_id = c.tenant_id
-          where c.m > coalesce(k.event_seq, 0)
+        select t.id as tenant_id from tenants t
+          left join mdm_bridge_cursors k on k.tenant_id = t.id
+          -- polled every second: a primary-key probe per tenant, never a scan of the event history
+          where exists (select 1 from license_events e where e.tenant_id = t.id and e.seq > coalesce(k.event_seq, 0))
         union
         select distinct tenant_id from device_commands where state = 'pending' and next_attempt_at <= ${now}`.execute(
         db,
