@@ -1,11 +1,13 @@
 // createDatabase(): one Kysely<DB> over either the embedded PGlite (default, data in
 // ALLOT_DATA_DIR) or PostgreSQL (DATABASE_URL). Same SQL, same migrations on both.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "./types.ts";
 import { migrateToLatest } from "./migrate.ts";
+import { loadTemplate, saveTemplate } from "./pglite-template.ts";
 
 export type DatabaseTarget = { kind: "pglite"; dataDir: string } | { kind: "pglite"; memory: true } | { kind: "postgres"; url: string };
 
@@ -24,6 +26,7 @@ let pgParsersSet = false;
 
 export async function createDatabase(target: DatabaseTarget, options: { migrate?: boolean; poolSize?: number } = {}): Promise<Database> {
   let database: Database;
+  let saveAsTemplate: PGlite | undefined;
   if (target.kind === "postgres") {
     if (!pgParsersSet) {
       // Counts and sequences fit in a double; return them as numbers like PGlite does below.
@@ -40,9 +43,14 @@ export async function createDatabase(target: DatabaseTarget, options: { migrate?
   } else {
     const dataDir = "memory" in target ? undefined : target.dataDir;
     if (dataDir) mkdirSync(dataDir, { recursive: true });
+    // A new database starts from the cached migrated template when there is one (pglite-template.ts).
+    const fresh = !dataDir || !existsSync(join(dataDir, "PG_VERSION"));
+    const template = fresh && options.migrate !== false ? loadTemplate() : undefined;
     const pglite = await PGlite.create(dataDir ?? "memory://", {
       parsers: { [INT8]: (v: string) => Number(v), [NUMERIC]: (v: string) => Number(v) },
+      ...(template ? { loadDataDir: template } : {}),
     });
+    saveAsTemplate = fresh && !template && options.migrate !== false ? pglite : undefined;
     const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
     database = {
       db,
@@ -55,5 +63,6 @@ export async function createDatabase(target: DatabaseTarget, options: { migrate?
     };
   }
   if (options.migrate !== false) await migrateToLatest(database.db);
+  if (saveAsTemplate) await saveTemplate(saveAsTemplate);
   return database;
 }

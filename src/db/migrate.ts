@@ -10,6 +10,8 @@ import * as assignments from "./migrations/2026_11_21_0030_assignments.ts";
 import * as ledger from "./migrations/2026_11_21_0031_ledger.ts";
 import * as notifications from "./migrations/2026_11_21_0032_notifications.ts";
 import * as revocation from "./migrations/2026_11_21_0033_revocation.ts";
+import * as appleUserInvitations from "./migrations/2026_11_21_0035_apple_user_invitations.ts";
+import * as appUpdatesAlerts from "./migrations/2026_11_21_0036_app_updates_alerts.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -21,6 +23,8 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0031_ledger": ledger,
   "2026_11_21_0032_notifications": notifications,
   "2026_11_21_0033_revocation": revocation,
+  "2026_11_21_0035_apple_user_invitations": appleUserInvitations,
+  "2026_11_21_0036_app_updates_alerts": appUpdatesAlerts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -30,4 +34,11 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new Error(`Database migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Changes whenever a migration is added or edited: keys the cached PGlite template (pglite-template.ts). */
+export function migrationsFingerprint(): string {
+  return Object.entries(migrations)
+    .map(([name, m]) => `${name}\n${m.up.toString()}\n${m.down?.toString() ?? ""}`)
+    .join("\n--\n");
 }

@@ -40,6 +40,12 @@ export interface SendOptions {
   /** Seconds from now, or a date. */
   startAfter?: number | Date;
   retryLimit?: number;
+  /**
+   * pg-boss group id: a worker with `groupConcurrency` runs at most that many jobs of one group at
+   * once, checked in the database at every fetch (unlike the singleton/stately exclusion, which a
+   * worker applies from queue statistics refreshed only every minute or so).
+   */
+  group?: string;
 }
 
 export interface WorkOptions {
@@ -51,6 +57,8 @@ export interface WorkOptions {
    * job comes due): queues of deferred jobs want this as short as their delays.
    */
   notifyPollingIntervalSeconds?: number;
+  /** At most this many jobs of one `group` active at once, across all processes. */
+  groupConcurrency?: number;
 }
 
 export type JobHandler<K extends JobName> = (
@@ -124,6 +132,7 @@ export function createQueue(options: QueueOptions): Queue {
         pollingIntervalSeconds: w.options.pollingIntervalSeconds ?? 2,
         notifyPollingIntervalSeconds: w.options.notifyPollingIntervalSeconds ?? 30,
         batchSize: 1,
+        ...(w.options.groupConcurrency !== undefined ? { groupConcurrency: w.options.groupConcurrency } : {}),
       },
       async (jobs: Job<JobMap[JobName]>[]) => {
         for (const job of jobs) {
@@ -166,6 +175,7 @@ export function createQueue(options: QueueOptions): Queue {
       if (sendOptions.singletonKey !== undefined) opts.singletonKey = sendOptions.singletonKey;
       if (sendOptions.retryLimit !== undefined) opts.retryLimit = sendOptions.retryLimit;
       if (sendOptions.startAfter !== undefined) opts.startAfter = sendOptions.startAfter;
+      if (sendOptions.group !== undefined) opts.group = { id: sendOptions.group };
       return b.send(name, data as object, opts);
     },
     async schedule(name, cron, data, scheduleOptions = {}) {

@@ -4,15 +4,22 @@ import type { Queue } from "../../jobs/queue.ts";
 import type { SyncService, SyncTokensPort } from "./sync.service.ts";
 
 const SYNC_RETRIES = 3;
+const SYNC_POLL_SECONDS = 1;
+/** Syncs (of different tokens) one process runs at once. */
+export const DEFAULT_SYNC_CONCURRENCY = 8;
 
 export function defineSyncJobs(
   queue: Queue,
   deps: { syncService: SyncService; tokens: SyncTokensPort; eventPollSeconds: number; concurrency?: number },
 ) {
   const { syncService, tokens } = deps;
-  // One queued and one running sync per token at most (stately + singletonKey = token id).
+  // One queued and one running sync per token at most: "short" keeps one queued job per singletonKey
+  // (= token id), and the worker's groupConcurrency 1 (group = token id) lets one run at a time.
+  // Not "stately": its one-running rule is applied by workers from pg-boss's cached queue statistics
+  // (refreshed about once a minute), so a sync asked for right after a long one of the same token
+  // waited up to two minutes although nothing was running any more.
   queue.define("apple-sync", {
-    policy: "stately",
+    policy: "short",
     retryLimit: SYNC_RETRIES,
     retryDelay: 30,
     retryBackoff: true,
@@ -32,7 +39,16 @@ export function defineSyncJobs(
         lastAttempt: job.retryCount >= SYNC_RETRIES,
       });
     },
-    { concurrency: deps.concurrency ?? 8 },
+    {
+      concurrency: deps.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
+      groupConcurrency: 1,
+      // pg-boss does not fetch again as soon as a job ends (no burst at batch size 1): a worker
+      // waits out the polling interval first, so with the 30 s default a backlog of syncs (many
+      // tokens at once) drained at 8 tokens per 30 s. Syncs are mostly waiting on Apple's rate
+      // limit; a short interval keeps every worker busy for one cheap indexed query per tick.
+      pollingIntervalSeconds: SYNC_POLL_SECONDS,
+      notifyPollingIntervalSeconds: SYNC_POLL_SECONDS,
+    },
   );
   queue.work("apple-sync-due", async () => {
     await syncService.scheduleDue();

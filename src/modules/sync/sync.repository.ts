@@ -246,10 +246,12 @@ export function createSyncRepository(db: Kysely<DB>) {
         .orderBy("seq")
         .execute(),
 
-    upsertMetadata: async (ex: Executor, tenantId: string, m: MetadataUpdate, now: Date) => {
-      await ex
-        .updateTable("apps")
-        .set({
+    /** Writes the metadata of many apps in one statement (one row each; unchanged apps keep last_modified_at). */
+    upsertMetadata: async (ex: Executor, tenantId: string, updates: readonly MetadataUpdate[], now: Date) => {
+      if (updates.length === 0) return;
+      const rows = JSON.stringify(
+        updates.map((m) => ({
+          id: m.id,
           display_name: m.displayName,
           publisher: m.publisher,
           description: m.description,
@@ -262,18 +264,28 @@ export function createSyncRepository(db: Kysely<DB>) {
           genres: m.genres,
           seller: m.seller,
           minimum_os_version: m.minimumOsVersion,
-          metadata_country: m.country,
-          metadata_language: m.language,
-          metadata_localizations: JSON.stringify(m.localizations) as never,
-          metadata_status: "ok",
-          metadata_synced_at: now,
-          last_modified_at: sql<Date>`case when (display_name, publisher, description, bundle_id, version, icon_url, app_store_url, metadata_country, metadata_status)
-              is distinct from (${m.displayName}, ${m.publisher}, ${m.description}, ${m.bundleId}, ${m.version}, ${m.iconUrl}, ${m.appStoreUrl}, ${m.country}, 'ok')
-              then ${now}::timestamptz else last_modified_at end`,
-        })
-        .where("tenant_id", "=", tenantId)
-        .where("id", "=", m.id)
-        .execute();
+          country: m.country,
+          language: m.language,
+          localizations: m.localizations,
+        })),
+      );
+      await sql`
+        update apps a set
+          display_name = v.display_name, publisher = v.publisher, description = v.description, bundle_id = v.bundle_id,
+          version = v.version, icon_url = v.icon_url, app_store_url = v.app_store_url, release_at = v.release_at,
+          device_families = coalesce(v.device_families, '{}'), genres = coalesce(v.genres, '{}'), seller = v.seller,
+          minimum_os_version = v.minimum_os_version, metadata_country = v.country, metadata_language = v.language,
+          metadata_localizations = v.localizations, metadata_status = 'ok', metadata_synced_at = ${now},
+          last_modified_at = case
+            when (a.display_name, a.publisher, a.description, a.bundle_id, a.version, a.icon_url, a.app_store_url, a.metadata_country, a.metadata_status)
+                 is distinct from (v.display_name, v.publisher, v.description, v.bundle_id, v.version, v.icon_url, v.app_store_url, v.country, 'ok')
+            then ${now}::timestamptz else a.last_modified_at end
+        from jsonb_to_recordset(${rows}::jsonb) as v(
+          id uuid, display_name text, publisher text, description text, bundle_id text, version text, icon_url text,
+          app_store_url text, release_at timestamptz, device_families text[], genres text[], seller text,
+          minimum_os_version text, country text, language text, localizations jsonb)
+        where a.tenant_id = ${tenantId} and a.id = v.id
+      `.execute(ex);
     },
 
     /** Flags apps whose metadata the storefront did not return; what they had stays (TOK-6). */
@@ -297,7 +309,7 @@ export function createSyncRepository(db: Kysely<DB>) {
         .execute();
     },
 
-    /** ASSET_COUNT: a purchase (+) or refund (−) changes total and available; false when the app is unknown. */
+    /** ASSET_COUNT: a purchase (+) or refund (−) changes total and available; returns the app id, undefined when the asset is unknown. */
     applyCountDelta: async (
       ex: Executor,
       tenantId: string,
@@ -306,7 +318,7 @@ export function createSyncRepository(db: Kysely<DB>) {
       pricingParam: string,
       delta: number,
       now: Date,
-    ): Promise<boolean> => {
+    ): Promise<string | undefined> => {
       const r = await ex
         .updateTable("apps")
         .set({
@@ -320,7 +332,7 @@ export function createSyncRepository(db: Kysely<DB>) {
         .where("pricing_param", "=", pricingParam)
         .returning("id")
         .executeTakeFirst();
-      return r !== undefined;
+      return r?.id; // the app's id, or undefined for an asset not known yet
     },
 
     /** ASSET_MANAGEMENT: licenses moved between available and assigned (per app, from the rows really changed). */
@@ -483,7 +495,12 @@ export function createSyncRepository(db: Kysely<DB>) {
         .limit(1)
         .executeTakeFirst()) !== undefined,
 
-    /** Updates users Allot created; Apple users anyone else made are not stored. Returns how many changed. */
+    /**
+     * Updates users Allot created; Apple users anyone else made are not stored. Returns how many changed.
+     * A new status or invite code is an entitlement-relevant change of the person (ENG-4: an associated
+     * user can be licensed, a new code needs a new invitation): it is recorded in directory_changes
+     * so the licensing ledger reconciles that user's apps.
+     */
     updateAppleUsers: async (
       ex: Executor,
       tenantId: string,
@@ -492,21 +509,31 @@ export function createSyncRepository(db: Kysely<DB>) {
       now: Date,
     ): Promise<number> => {
       if (users.length === 0) return 0;
-      const r = await sql`
-        update apple_users u set
-          status = v.status,
-          apple_user_id = coalesce(v.apple_user_id, u.apple_user_id),
-          email = coalesce(v.email, u.email),
-          invite_code = coalesce(v.invite_code, u.invite_code),
-          updated_at = ${now}
-        from unnest(${columns(users, (x) => x.clientUserId)}::text[], ${columns(users, (x) => x.status)}::text[],
+      const r = await sql<{ n: number }>`
+        with v(client_user_id, status, apple_user_id, email, invite_code) as (
+          select * from unnest(${columns(users, (x) => x.clientUserId)}::text[], ${columns(users, (x) => x.status)}::text[],
                     ${sql.val(users.map((x) => x.appleUserId ?? null))}::text[], ${sql.val(users.map((x) => x.email ?? null))}::text[],
-                    ${sql.val(users.map((x) => x.inviteCode ?? null))}::text[]) as v(client_user_id, status, apple_user_id, email, invite_code)
-        where u.tenant_id = ${tenantId} and u.token_id = ${tokenId} and u.client_user_id = v.client_user_id
-          and (u.status, u.apple_user_id, u.email, u.invite_code) is distinct from
-              (v.status, coalesce(v.apple_user_id, u.apple_user_id), coalesce(v.email, u.email), coalesce(v.invite_code, u.invite_code))
+                    ${sql.val(users.map((x) => x.inviteCode ?? null))}::text[])
+        ), changed as (
+          update apple_users u set
+            status = v.status,
+            apple_user_id = coalesce(v.apple_user_id, u.apple_user_id),
+            email = coalesce(v.email, u.email),
+            invite_code = coalesce(v.invite_code, u.invite_code),
+            associated_at = case when v.status = 'Associated' and o.status <> 'Associated' then ${now} else u.associated_at end,
+            updated_at = ${now}
+          from v join apple_users o on o.tenant_id = ${tenantId} and o.token_id = ${tokenId} and o.client_user_id = v.client_user_id
+          where u.tenant_id = ${tenantId} and u.token_id = ${tokenId} and u.client_user_id = v.client_user_id
+            and (u.status, u.apple_user_id, u.email, u.invite_code) is distinct from
+                (v.status, coalesce(v.apple_user_id, u.apple_user_id), coalesce(v.email, u.email), coalesce(v.invite_code, u.invite_code))
+          returning u.user_id, (o.status is distinct from v.status or o.invite_code is distinct from coalesce(v.invite_code, o.invite_code)) as relevant
+        ), ch as (
+          insert into directory_changes (tenant_id, change_type, object_type, object_id)
+          select ${tenantId}::uuid, 'appleUserChanged', 'user', user_id from changed where relevant and user_id is not null
+        )
+        select count(*)::int as n from changed
       `.execute(ex);
-      return Number(r.numAffectedRows ?? 0);
+      return Number(r.rows[0]?.n ?? 0);
     },
 
     // ---------------- notifications (SYNC-3)

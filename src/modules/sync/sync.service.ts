@@ -53,6 +53,8 @@ const ANALYZE_AFTER_APPS = 500;
 /** Apple: wait this long for a notification before looking at an event; give up on a PENDING event after 10 minutes. */
 const NOTIFICATION_GRACE_S = 300;
 const EVENT_GIVE_UP_MS = 10 * 60_000;
+/** An incremental sync also re-reads metadata older than this, so a new store version (UPD-1) is seen between full syncs. */
+const METADATA_REFRESH_MS = 6 * HOUR;
 
 type SyncStatus = "inProgress" | "completed" | "failed";
 
@@ -167,6 +169,7 @@ export function createSyncService(deps: SyncDeps) {
   const { db, syncRepository: repo, auditService, queue, tokens } = deps;
   const chunkRows = deps.chunkRows ?? 2000;
   const completedHandlers: ((e: { tenantId: string; tokenId: string; full: boolean }) => Promise<unknown>)[] = [];
+  const countHandlers: ((e: { tenantId: string; tokenId: string; appId: string }) => Promise<unknown>)[] = [];
   const log = () => deps.logger();
 
   const systemCtx = (tenantId: string, requestId: string): Ctx => ({
@@ -227,7 +230,7 @@ export function createSyncService(deps: SyncDeps) {
       token.tenant_id,
       token.id,
       country,
-      full ? now : undefined,
+      full ? now : new Date(now.getTime() - METADATA_REFRESH_MS),
     );
     if (apps.length === 0) return { read: 0, missing: 0 };
     const languages = storefrontLanguages(country);
@@ -283,12 +286,9 @@ export function createSyncService(deps: SyncDeps) {
         notFound.push(app.id);
       }
     }
-    for (let i = 0; i < updates.length; i += 200) {
-      const slice = updates.slice(i, i + 200);
-      await db.transaction().execute(async (trx) => {
-        for (const u of slice) await repo.upsertMetadata(trx, token.tenant_id, u, now);
-      });
-    }
+    // One statement per 200 apps (one statement per app cost a round trip each: 2,000 for a big token).
+    for (let i = 0; i < updates.length; i += 200)
+      await repo.upsertMetadata(db, token.tenant_id, updates.slice(i, i + 200), now);
     await repo.setMetadataStatus(db, token.tenant_id, notSold, "notSoldInStorefront", now);
     await repo.setMetadataStatus(db, token.tenant_id, notFound, "notFound", now);
     if (notSold.length + notFound.length > 0)
@@ -436,9 +436,30 @@ export function createSyncService(deps: SyncDeps) {
 
   // ---------------------------------------------------------------- one sync
 
+  /**
+   * Syncs of one token never overlap (a mark-and-sweep would delete what the other one marked): the
+   * queue runs one job per token at a time across processes; this also orders them within the process.
+   */
+  const running = new Map<string, Promise<unknown>>();
   async function runSync(
     data: JobMap["apple-sync"],
     options: { signal?: AbortSignal; jobId?: string; lastAttempt?: boolean } = {},
+  ): Promise<SyncResult | undefined> {
+    const key = `${data.tenantId}/${data.tokenId}`;
+    for (let before = running.get(key); before; before = running.get(key))
+      await before.catch(() => undefined);
+    const run = runSyncNow(data, options);
+    running.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (running.get(key) === run) running.delete(key);
+    }
+  }
+
+  async function runSyncNow(
+    data: JobMap["apple-sync"],
+    options: { signal?: AbortSignal; jobId?: string; lastAttempt?: boolean },
   ): Promise<SyncResult | undefined> {
     const { tenantId, tokenId } = data;
     const token = await repo.findToken(db, tenantId, tokenId);
@@ -547,9 +568,10 @@ export function createSyncService(deps: SyncDeps) {
     tenantId: string,
     tokenId: string,
     n: AppleNotification,
-  ): Promise<{ duplicate: boolean; syncAssets: boolean }> {
+  ): Promise<{ duplicate: boolean; syncAssets: boolean; countsChanged: string | null }> {
     const now = new Date();
     let syncAssets = false;
+    let countsChanged: string | null = null;
     const fresh = await db.transaction().execute(async (trx) => {
       if (
         !(await repo.recordNotification(
@@ -574,6 +596,7 @@ export function createSyncService(deps: SyncDeps) {
             now,
           );
           if (!known) syncAssets = true; // a new asset: read it (and its metadata) from Apple
+          else countsChanged = known;
           changed = { adamId: n.adamId, pricingParam: n.pricingParam, countDelta: n.countDelta };
           break;
         }
@@ -651,7 +674,7 @@ export function createSyncService(deps: SyncDeps) {
         });
       return true;
     });
-    return { duplicate: !fresh, syncAssets };
+    return { duplicate: !fresh, syncAssets, countsChanged };
   }
 
   async function handleNotification(
@@ -682,12 +705,18 @@ export function createSyncService(deps: SyncDeps) {
     if (n.notificationType === "other")
       log().info({ tenantId, tokenId, type }, "ignored an apple notification of an unknown type");
     // After the commit (on PGlite a send inside the transaction would wait for it).
+    // A purchase or refund: the app's waiting members are served (or released) now, not at the next sync.
+    if (result.countsChanged)
+      for (const h of countHandlers)
+        await h({ tenantId, tokenId, appId: result.countsChanged }).catch((err) =>
+          log().warn({ tenantId, tokenId, err: errorText(err) }, "a counts-changed handler failed"),
+        );
     if (result.syncAssets)
       await queue
         .send(
           "apple-sync",
           { tenantId, tokenId, full: false, reason: "notification" },
-          { singletonKey: tokenId },
+          { singletonKey: tokenId, group: tokenId },
         )
         .catch((err) => log().warn({ err, tokenId }, "could not queue a sync"));
     return { accepted: true, type };
@@ -701,13 +730,22 @@ export function createSyncService(deps: SyncDeps) {
     full: boolean,
     reason: JobMap["apple-sync"]["reason"],
   ) {
-    return queue.send("apple-sync", { tenantId, tokenId, full, reason }, { singletonKey: tokenId });
+    return queue.send(
+      "apple-sync",
+      { tenantId, tokenId, full, reason },
+      { singletonKey: tokenId, group: tokenId },
+    );
   }
 
   return {
     runSync,
     handleNotification,
     enqueueSync,
+
+    /** Called after an ASSET_COUNT notification changed a known app's counts (the ledger reconciles it). */
+    onCountsChanged(handler: (e: { tenantId: string; tokenId: string; appId: string }) => Promise<unknown>) {
+      countHandlers.push(handler);
+    },
 
     /** Called after every completed sync (the licensing ledger reconciles after a full one). */
     onSyncCompleted(handler: (e: { tenantId: string; tokenId: string; full: boolean }) => Promise<unknown>) {
