@@ -31,6 +31,7 @@ import { registerConsoleRoutes } from "./http/console.ts";
 import { createAlertsRepository } from "./modules/alerts/alerts.repository.ts";
 import { registerAlertRoutes } from "./modules/alerts/alerts.routes.ts";
 import { createAlertsService } from "./modules/alerts/alerts.service.ts";
+import { createLicenseAlertsService } from "./modules/alerts/alerts.licenses.ts";
 import { createSwitchableLogger } from "./modules/tokens/tokens.apple.ts";
 import { createTokensRepository } from "./modules/tokens/tokens.repository.ts";
 import { registerTokenRoutes } from "./modules/tokens/tokens.routes.ts";
@@ -48,6 +49,10 @@ import { defineLicenseJobs, scheduleLicenseJobs, watchDirectoryChanges } from ".
 import { createLicensesRepository } from "./modules/licenses/licenses.repository.ts";
 import { createLicensesService } from "./modules/licenses/licenses.service.ts";
 import { registerLicenseActionRoutes } from "./modules/licenses/licenses.actions.routes.ts";
+import { registerConsoleSummaryRoutes } from "./modules/console/console.routes.ts";
+import { registerHoldingsRoutes } from "./modules/console/console.holdings.routes.ts";
+import { createAppleUsersService } from "./modules/licenses/licenses.apple-users.ts";
+import { registerAppleUserRoutes } from "./modules/licenses/licenses.apple-users.routes.ts";
 import { createPreviewService } from "./modules/licenses/licenses.preview.ts";
 import { createRevocationService, parkRevokedHoldings } from "./modules/licenses/licenses.revoke.ts";
 import { createSyncRepository } from "./modules/sync/sync.repository.ts";
@@ -98,6 +103,8 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   const importsService = createImportsService({ db, importsRepository, auditService, engine: database.kind, dataDir: config.dataDir, chunkRows: config.ALLOT_IMPORT_CHUNK_ROWS });
   const alertsRepository = createAlertsRepository(db);
   const alertsService = createAlertsService({ db, alertsRepository, auditService });
+  // Licensing alerts (EUX-3): licenses running out, waitlist growing — checked after every reconcile.
+  const licenseAlertsService = createLicenseAlertsService({ db, alertsRepository, alertsService, auditService });
   // One Apple client per process: its service-config cache and per-token rate limiters are shared by everyone calling Apple.
   const appleLogger = createSwitchableLogger();
   const appleClient = createAppleClient({ baseUrl: config.ALLOT_APPLE_BASE_URL, metadataUrl: config.ALLOT_APPLE_METADATA_URL, logger: appleLogger });
@@ -144,6 +151,10 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     logger: () => jobsLogger,
     eventPollMs: config.ALLOT_APPLE_EVENT_POLL_SECONDS * 1000,
     adjustHoldings: (tenantId, appId, holdings) => parkRevokedHoldings(db, tenantId, appId, holdings),
+    // ENG-4: invitations of Apple users go to the users through the notifications outbox (e-mail, webhooks).
+    invitationTemplate: async () => (await appleClient.serviceConfig()).urls.invitationEmail,
+    enqueueUserMessage: (trx, tenantId, m) => notificationsService.enqueue(trx, tenantId, { audience: "user", ...m }),
+    uninstallTimeoutMs: config.ALLOT_UNINSTALL_TIMEOUT_SECONDS * 1000,
   });
   // Revocation (REV-1/2) through the ledger and the outbox; dry runs and the prompt matrix (ENG-7, EUX-1).
   const revocationService = createRevocationService({
@@ -154,6 +165,8 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     enqueueNotification: (trx, tenantId, n) => notificationsService.enqueue(trx, tenantId, n),
   });
   const previewService = createPreviewService({ db, licensesRepository });
+  const appleUsersService = createAppleUsersService({ licensesRepository });
+  licensesService.onReconciled((tenantId, appIds) => licenseAlertsService.check(tenantId, appIds));
   defineLicenseJobs(queue, { licensesService, pollSeconds: 0.5 });
   // Notifications (EUX-3): every alert also becomes a message to administrators (e-mail, webhooks).
   const notificationsRepository = createNotificationsRepository(db);
@@ -182,9 +195,13 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     kickLicensesOutbox: (tenantId) => queue.send("licenses-outbox", { tenantId }, { singletonKey: tenantId }),
     tenantWebhook: (tenantId) => notificationsService.mdmWebhookOf(tenantId),
     notifyUser: (trx, tenantId, userId, kind, subject, body, data) => notificationsService.enqueue(trx, tenantId, { audience: "user", kind, userId, subject, body, data }),
+    raiseAlert: (trx, tenantId, alert) => alertsService.raise(trx, tenantId, alert),
     defaultWebhook: config.ALLOT_MDM_WEBHOOK_URL ? { url: config.ALLOT_MDM_WEBHOOK_URL, secret: config.ALLOT_MDM_WEBHOOK_SECRET ?? null } : null,
     retryBaseMs: config.ALLOT_NOTIFY_RETRY_BASE_MS,
     maxAttempts: config.ALLOT_NOTIFY_MAX_ATTEMPTS,
+    uninstallTimeoutMs: config.ALLOT_UNINSTALL_TIMEOUT_SECONDS * 1000,
+    reconcileLater: (tenantId, appId, delayMs) =>
+      queue.send("licenses-reconcile", { tenantId, appId, reason: "uninstallTimeout" }, { startAfter: Math.ceil(delayMs / 1000) }),
   });
   defineMdmBridgeJobs(queue, { mdmBridgeService, pollSeconds: 0.5 });
   assignmentsService.onAssignmentsChanged(async (tenantId, appId) => {
@@ -196,7 +213,11 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   syncService.onSyncCompleted(async (e) => {
     if (e.full) await queue.send("licenses-reconcile", { tenantId: e.tenantId, appId: null, reason: "fullSync" });
   });
-  return { notificationsRepository, notificationsService, mdmBridgeRepository, mdmBridgeService, revocationService, previewService, licensesRepository, licensesService, assignmentsRepository, assignmentsService, jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
+  // UPD-1: a sync that recorded newer store versions → update commands / updateAvailable + administrator alert.
+  syncService.onSyncCompleted((e) => mdmBridgeService.processNewVersions(e.tenantId, e.tokenId));
+  // A purchase or refund (ASSET_COUNT) reconciles that app at once: waiting members are served within seconds.
+  syncService.onCountsChanged((e) => queue.send("licenses-reconcile", { tenantId: e.tenantId, appId: e.appId, reason: "counts" }));
+  return { appleUsersService, licenseAlertsService, notificationsRepository, notificationsService, mdmBridgeRepository, mdmBridgeService, revocationService, previewService, licensesRepository, licensesService, assignmentsRepository, assignmentsService, jobsLogger, queue, syncRepository, syncService, catalogRepository, catalogService, alertsRepository, alertsService, appleLogger, appleClient, tokensRepository, tokensService, importsRepository, importsService, auditRepository, accessRepository, tenantsRepository, directoryRepository, auditService, tenantsService, accessService, directoryService, scimRepository, scimService };
 }
 
 /** Builds a complete Allot (database migrated, bootstrap done, routes registered) without listening. */
@@ -241,6 +262,13 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
       (app: App, v) => registerAssignmentRoutes(app, v, services),
       (app: App, v) => {
         if (v === "beta") registerLicenseActionRoutes(app, { db: database.db, ...services });
+      },
+      (app: App, v) => {
+        if (v === "beta") registerConsoleSummaryRoutes(app, { db: database.db });
+        if (v === "beta") registerHoldingsRoutes(app, { db: database.db });
+      },
+      (app: App, v) => {
+        if (v === "beta") registerAppleUserRoutes(app, services);
       },
       (app: App, v) => {
         if (v === "beta") registerAlertRoutes(app, services);
@@ -300,7 +328,12 @@ export async function createAllot(config: AppConfig, options: { database?: Datab
     services,
     bootstrapResult,
     close: async () => {
+      // A client that stops reading (a stalled download) would keep close() waiting for ever: give
+      // requests in flight a few seconds, then cut what is left.
+      const cut = setTimeout(() => server.server.closeAllConnections(), 5_000);
+      cut.unref();
       await server.close();
+      clearTimeout(cut);
       if (!options.database) await database.close();
     },
   };

@@ -266,6 +266,8 @@ export interface AppsTable {
   metadata_language: string | null;
   metadata_synced_at: TimestampNullable;
   untracked_count: ColumnType<number, number | undefined, number>;
+  /** UPD-1: the store version the MDM bridge last acted on (migration 0036). */
+  update_seen_version: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface StoreAssignmentsTable {
@@ -290,6 +292,10 @@ export interface AppleUsersTable {
   invite_code: string | null;
   invite_url: string | null;
   managed_apple_id: string | null;
+  invited_at: TimestampNullable;
+  invited_code: string | null;
+  invitation_count: ColumnType<number, number | undefined, number>;
+  associated_at: TimestampNullable;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -385,7 +391,7 @@ export interface StoreOperationsTable {
   seq: Generated<number>;
   token_id: string;
   app_id: string | null;
-  kind: "associate" | "disassociate" | "revoke" | "registerUser";
+  kind: "associate" | "disassociate" | "revoke" | "registerUser" | "inviteUser";
   holder_type: string | null;
   holder_id: string | null;
   store_key: string | null;
@@ -430,7 +436,7 @@ export interface InstallStatesTable {
   tenant_id: string;
   app_id: string;
   device_id: string;
-  state: "none" | "installPending" | "installed" | "removePending" | "removed" | "failed";
+  state: "none" | "installPending" | "installed" | "removePending" | "removed" | "failed" | "updateAvailable";
   since: Timestamp;
 }
 
@@ -475,6 +481,26 @@ export interface DB {
   notification_deliveries: NotificationDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   mdm_bridge_cursors: MdmBridgeCursorsTable;
+  alert_conditions: AlertConditionsTable;
+  alert_settings: AlertSettingsTable;
+}
+
+// Condition alerts (EUX-3): migration 2026_11_21_0036_app_updates_alerts.
+export interface AlertConditionsTable {
+  tenant_id: string;
+  kind: string;
+  resource_id: string;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  value: ColumnType<number, number | undefined, number>;
+  raised_at: Date | null;
+  updated_at: Timestamp;
+}
+
+export interface AlertSettingsTable {
+  tenant_id: string;
+  licenses_running_out_percent: ColumnType<number, number | undefined, number>;
+  waitlist_alert_minutes: ColumnType<number, number | undefined, number>;
+  updated_at: Timestamp;
 }
 
 // Notifications (EUX-3) and the MDM bridge (MDM-1): migration 2026_11_21_0032_notifications.

@@ -54,9 +54,7 @@ function csv(rows: Record<string, string | boolean | undefined>[], columns: stri
   return `${[columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join("\n")}\n`;
 }
 
-interface Api {
-  (method: string, path: string, body?: unknown, contentType?: string): Promise<any>;
-}
+type Api = (method: string, path: string, body?: unknown, contentType?: string) => Promise<any>;
 
 function apiClient(url: string, clientId: string, clientSecret: string): Api {
   let token: { value: string; until: number } | undefined;
@@ -87,7 +85,8 @@ function apiClient(url: string, clientId: string, clientSecret: string): Api {
     });
     const text = await res.text();
     const parsed = text ? JSON.parse(text) : undefined;
-    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${parsed?.error?.message ?? text}`);
+    if (!res.ok)
+      throw new Error(`${method} ${path} answered ${res.status}: ${parsed?.error?.message ?? text}`);
     return parsed;
   };
 }
@@ -121,32 +120,57 @@ async function importRows(api: Api, kind: string, body: string): Promise<void> {
 /** Adds whatever part of the demo directory is missing (users, devices, groups, memberships). */
 async function seedDirectory(api: Api, dir: DemoDirectory) {
   const haveUsers = new Set(
-    (await listAll(api, "/v1.0/users?$select=userPrincipalName&$top=999")).map((u) => u.userPrincipalName.toLowerCase()),
+    (await listAll(api, "/v1.0/users?$select=userPrincipalName&$top=999")).map((u) =>
+      u.userPrincipalName.toLowerCase(),
+    ),
   );
   const users = dir.users.filter((u) => !haveUsers.has(u.userPrincipalName.toLowerCase()));
   if (users.length > 0)
     await importRows(
       api,
       "users",
-      csv(users as never, ["userPrincipalName", "displayName", "givenName", "surname", "mail", "jobTitle", "department", "usageLocation"]),
+      csv(users as never, [
+        "userPrincipalName",
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "jobTitle",
+        "department",
+        "usageLocation",
+      ]),
     );
 
   const haveDevices = new Set(
-    (await listAll(api, "/v1.0/deviceManagement/managedDevices?$select=serialNumber&$top=999")).map((d) => d.serialNumber),
+    (await listAll(api, "/v1.0/deviceManagement/managedDevices?$select=serialNumber&$top=999")).map(
+      (d) => d.serialNumber,
+    ),
   );
   const devices = dir.devices.filter((d) => !haveDevices.has(d.serialNumber));
   if (devices.length > 0)
     await importRows(
       api,
       "devices",
-      csv(devices as never, ["serialNumber", "deviceName", "operatingSystem", "osVersion", "isSupervised", "kioskMode", "userPrincipalName"]),
+      csv(devices as never, [
+        "serialNumber",
+        "deviceName",
+        "operatingSystem",
+        "osVersion",
+        "isSupervised",
+        "kioskMode",
+        "userPrincipalName",
+      ]),
     );
 
   let groups = await listAll(api, "/v1.0/groups?$select=id,mailNickname&$top=999");
   const haveGroups = new Set(groups.map((g) => g.mailNickname));
   const newGroups = dir.groups.filter((g) => !haveGroups.has(g.mailNickname));
   if (newGroups.length > 0) {
-    await importRows(api, "groups", csv(newGroups as never, ["mailNickname", "displayName", "description", "memberKind"]));
+    await importRows(
+      api,
+      "groups",
+      csv(newGroups as never, ["mailNickname", "displayName", "description", "memberKind"]),
+    );
     groups = await listAll(api, "/v1.0/groups?$select=id,mailNickname&$top=999");
   }
 
@@ -162,7 +186,10 @@ async function seedDirectory(api: Api, dir: DemoDirectory) {
       have.add(`${g.mailNickname}|${key}`);
     }
   const members = dir.members.filter(
-    (m) => !have.has(`${m.groupMailNickname}|${m.memberType}|${m.memberType === "user" ? m.member.toLowerCase() : m.member}`),
+    (m) =>
+      !have.has(
+        `${m.groupMailNickname}|${m.memberType}|${m.memberType === "user" ? m.member.toLowerCase() : m.member}`,
+      ),
   );
   if (members.length > 0)
     await importRows(api, "members", csv(members as never, ["groupMailNickname", "memberType", "member"]));
@@ -174,7 +201,10 @@ async function seedEmulator(emu: AppleEmulator, dir: DemoDirectory) {
   const out: { key: string; uId: string; sToken: string }[] = [];
   for (const l of DEMO_LOCATIONS) {
     const expDate = l.expiresInDays ? new Date(Date.now() + l.expiresInDays * DAY).toISOString() : undefined;
-    const { uId, sToken } = await emu.control.createLocation({ ...l.location, ...(expDate ? { expDate } : {}) });
+    const { uId, sToken } = await emu.control.createLocation({
+      ...l.location,
+      ...(expDate ? { expDate } : {}),
+    });
     for (const a of l.assigned)
       await emu.control.seedAssignments(uId, {
         assets: [{ adamId: a.adamId, pricingParam: "STDQ" }],
@@ -221,7 +251,9 @@ async function seedTokens(api: Api, locations: { key: string; sToken: string }[]
 async function waitForSyncs(api: Api, ids: string[], since: number): Promise<Record<string, any>[]> {
   const until = Date.now() + SYNC_WAIT_MS;
   for (;;) {
-    const tokens = await Promise.all(ids.map((id) => api("GET", `/beta/deviceAppManagement/vppTokens/${id}`)));
+    const tokens = await Promise.all(
+      ids.map((id) => api("GET", `/beta/deviceAppManagement/vppTokens/${id}`)),
+    );
     const done = tokens.filter(
       (t) =>
         (t.lastSyncStatus === "completed" || t.lastSyncStatus === "failed") &&
@@ -281,7 +313,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     mkdirSync(first.dataDir, { recursive: true });
     lock = lockDataDir(first.dataDir);
     const adminEmail = env.ALLOT_BOOTSTRAP_ADMIN_EMAIL || DEMO_ADMIN_EMAIL;
-    const adminPassword = env.ALLOT_BOOTSTRAP_ADMIN_PASSWORD || `Demo-${derived(first.secretKey, "admin-password", 16)}`;
+    const adminPassword =
+      env.ALLOT_BOOTSTRAP_ADMIN_PASSWORD || `Demo-${derived(first.secretKey, "admin-password", 16)}`;
     const clientId = env.ALLOT_BOOTSTRAP_CLIENT_ID || DEMO_CLIENT_ID;
     const clientSecret = env.ALLOT_BOOTSTRAP_CLIENT_SECRET || derived(first.secretKey, "client-secret", 40);
     const config: AppConfig = loadConfig(source, {
@@ -330,7 +363,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
       const status = t.lastSyncStatus === "completed" ? "synced" : `sync ${t.lastSyncStatus}`;
       return `    ${t.displayName} (${t.locationName}, ${String(t.countryOrRegion).toUpperCase()}): ${status}, expires in ${days} days`;
     });
-    const reused = added.users + added.devices + added.groups + added.members === 0 && tokens.renewed === tokens.ids.length;
+    const reused =
+      added.users + added.devices + added.groups + added.members === 0 &&
+      tokens.renewed === tokens.ids.length;
     process.stdout.write(
       [
         "",
@@ -352,7 +387,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
         ...tokenLines,
         `  Catalog:          ${apps["@odata.count"]} apps, ${books["@odata.count"]} books`,
         `  Directory:        ${users["@odata.count"]} users, ${devices["@odata.count"]} devices, ${groups["@odata.count"]} groups`,
-        ...(ignoredDatabase ? ["  (DATABASE_URL is ignored: the demo always uses the embedded database)"] : []),
+        ...(ignoredDatabase
+          ? ["  (DATABASE_URL is ignored: the demo always uses the embedded database)"]
+          : []),
         "",
         "Press Ctrl-C to stop.",
         "",

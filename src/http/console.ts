@@ -1,11 +1,17 @@
-// The console's public routes. Until the web console is built (web/dist), `/` explains where the
-// API lives and `/setup` is the first-run page that the one-time setup link opens.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+// The console's public routes: the built web console (web/dist) at `/`, its hashed assets, and the
+// SPA fallback that answers deep links (/tokens, /apps/123) with index.html; `/setup` is the first-run
+// page that the one-time setup link opens. Without web/dist, `/` explains where the API lives.
+// Only static files are public here: the API under /v1.0, /beta, /auth, /scim keeps its own access.
+import { existsSync, statSync } from "node:fs";
+import { join, normalize } from "node:path";
 import fastifyStatic from "@fastify/static";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "./types.ts";
 
 const webDist = join(import.meta.dirname, "..", "..", "web", "dist");
+/** Paths that belong to the API or the server itself: unknown ones stay JSON 404s, never index.html. */
+const notConsole =
+  /^\/(v\d+(\.\d+)?|beta|auth|scim|notifications|oauth2|documentation|openapi\.json|healthz|readyz|metrics|_emulator)(\/|$)|^\/[^/]+\/oauth2\//;
 
 const page = (title: string, body: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -53,11 +59,55 @@ const landingPage = page(
 );
 
 export async function registerConsoleRoutes(app: App) {
-  const html = (content: string) => async (_req: unknown, reply: { type(t: string): { send(b: string): unknown } }) => reply.type("text/html; charset=utf-8").send(content);
+  const html =
+    (content: string) => async (_req: unknown, reply: { type(t: string): { send(b: string): unknown } }) =>
+      reply.type("text/html; charset=utf-8").send(content);
+  const hasConsole = () => existsSync(join(webDist, "index.html"));
   app.get("/setup", { config: { access: "public" }, schema: { hide: true } }, html(setupPage));
-  if (existsSync(join(webDist, "index.html"))) {
-    await app.register(fastifyStatic, { root: webDist, prefix: "/", wildcard: false, index: ["index.html"] });
-  } else {
-    app.get("/", { config: { access: "public" }, schema: { hide: true } }, html(landingPage));
-  }
+
+  // serve: false: only reply.sendFile; the routes below decide what is public and how it is cached.
+  await app.register(fastifyStatic, { root: webDist, serve: false, suppressWarning: true });
+  const sendIndex = (reply: FastifyReply) =>
+    reply
+      .header("cache-control", "no-cache")
+      .type("text/html; charset=utf-8")
+      .sendFile("index.html", webDist, { cacheControl: false });
+
+  app.get("/", { config: { access: "public" }, schema: { hide: true } }, async (_req, reply) =>
+    hasConsole() ? sendIndex(reply) : reply.type("text/html; charset=utf-8").send(landingPage),
+  );
+  // Vite names every asset by its content hash, so a URL's content never changes: cache it for good.
+  app.get(
+    "/assets/*",
+    { config: { access: "public" }, schema: { hide: true } },
+    async (req: FastifyRequest<{ Params: { "*": string } }>, reply) => {
+      const file = normalize(req.params["*"]);
+      if (file.startsWith("..") || !existsSync(join(webDist, "assets", file))) return reply.callNotFound();
+      return reply
+        .header("cache-control", "public, max-age=31536000, immutable")
+        .sendFile(join("assets", file), webDist, { cacheControl: false });
+    },
+  );
+  // SPA fallback: a file at the root of web/dist (favicon, …) or index.html for a console deep link.
+  app.get(
+    "/*",
+    { config: { access: "public" }, schema: { hide: true } },
+    async (req: FastifyRequest<{ Params: { "*": string } }>, reply) => {
+      const path = req.url.split("?")[0];
+      if (notConsole.test(path) || !hasConsole()) return reply.callNotFound();
+      const file = normalize(req.params["*"]);
+      if (
+        !file.startsWith("..") &&
+        !file.includes("/") &&
+        existsSync(join(webDist, file)) &&
+        statSync(join(webDist, file)).isFile()
+      )
+        return reply
+          .header("cache-control", "public, max-age=3600")
+          .sendFile(file, webDist, { cacheControl: false });
+      // A missing file (a name with an extension) is a 404, not the page: a script tag must not get HTML.
+      if (/\.[a-z0-9]+$/i.test(file)) return reply.callNotFound();
+      return sendIndex(reply);
+    },
+  );
 }

@@ -53,7 +53,7 @@ async function startDemo(dataDir: string): Promise<RunningDemo> {
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo was not ready within 50 s:\n${out}`)), 50_000);
+    const timer = setTimeout(() => reject(new Error(`the demo was not ready within 120 s:\n${out}`)), 120_000);
     const check = () => {
       if (out.includes("Press Ctrl-C to stop.")) {
         clearTimeout(timer);
@@ -111,7 +111,8 @@ async function startDemo(dataDir: string): Promise<RunningDemo> {
 const dir = demoDirectory();
 
 async function counts(demo: RunningDemo) {
-  const n = async (path: string) => (await demo.api(`${path}${path.includes("?") ? "&" : "?"}$count=true&$top=1`))["@odata.count"];
+  const n = async (path: string) =>
+    (await demo.api(`${path}${path.includes("?") ? "&" : "?"}$count=true&$top=1`))["@odata.count"];
   return {
     tokens: (await demo.api("/beta/deviceAppManagement/vppTokens")).value.length,
     apps: await n("/beta/deviceAppManagement/mobileApps"),
@@ -133,7 +134,7 @@ describe("npm run demo", () => {
 
   beforeAll(async () => {
     demo = await startDemo(dataDir);
-  }, 60_000);
+  }, 130_000);
   afterAll(async () => {
     if (demo && demo.child.exitCode === null) await demo.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -157,8 +158,11 @@ describe("npm run demo", () => {
     const tokens = (await demo.api("/beta/deviceAppManagement/vppTokens")).value;
     expect(tokens).toHaveLength(2);
     expect(new Set(tokens.map((t: any) => t.organizationName))).toEqual(new Set(["Contoso Ltd"]));
-    for (const t of tokens) expect(t).toMatchObject({ state: "valid", lastSyncStatus: "completed", token: null });
-    const days = tokens.map((t: any) => (Date.parse(t.expirationDateTime) - Date.now()) / DAY).sort((a: number, b: number) => a - b);
+    for (const t of tokens)
+      expect(t).toMatchObject({ state: "valid", lastSyncStatus: "completed", token: null });
+    const days = tokens
+      .map((t: any) => (Date.parse(t.expirationDateTime) - Date.now()) / DAY)
+      .sort((a: number, b: number) => a - b);
     expect(days[0]).toBeGreaterThan(9);
     expect(days[0]).toBeLessThanOrEqual(10);
     expect(days[1]).toBeGreaterThan(300);
@@ -178,16 +182,31 @@ describe("npm run demo", () => {
       expect(a.totalLicenseCount).toBeLessThanOrEqual(500);
     }
     const names = new Set(apps.map((a: any) => a.displayName));
-    for (const n of ["Microsoft Outlook", "Slack", "Zoom Workplace", "Keynote", "Pages", "Numbers", "GoodNotes 5", "Jamf Self Service"])
+    for (const n of [
+      "Microsoft Outlook",
+      "Slack",
+      "Zoom Workplace",
+      "Keynote",
+      "Pages",
+      "Numbers",
+      "GoodNotes 5",
+      "Jamf Self Service",
+    ])
       expect(names).toContain(n);
-    expect(apps.filter((a: any) => a["@odata.type"] === "#microsoft.graph.macOsVppApp").map((a: any) => a.displayName)).toEqual(["Final Cut Pro"]);
+    expect(
+      apps
+        .filter((a: any) => a["@odata.type"] === "#microsoft.graph.macOsVppApp")
+        .map((a: any) => a.displayName),
+    ).toEqual(["Final Cut Pro"]);
     expect(apps.some((a: any) => a.licensingType?.supportsDeviceLicensing === false)).toBe(true);
     // Licenses another MDM assigned before: used and untracked.
     const jamf = apps.find((a: any) => a.displayName === "Jamf Self Service");
     expect(jamf.usedLicenseCount).toBe(dir.devices.length);
     expect(jamf.untrackedLicenseCount).toBe(dir.devices.length);
     // v1.0 has no macOS type.
-    expect((await demo.api("/v1.0/deviceAppManagement/mobileApps?$top=100")).value).toHaveLength(DEMO_CATALOG.apps.length - 1);
+    expect((await demo.api("/v1.0/deviceAppManagement/mobileApps?$top=100")).value).toHaveLength(
+      DEMO_CATALOG.apps.length - 1,
+    );
 
     const books = (await demo.api("/beta/deviceAppManagement/managedEBooks")).value;
     expect(books).toHaveLength(2);
@@ -200,18 +219,28 @@ describe("npm run demo", () => {
 
   it("has a directory of users, devices with primary users, and nested user and device groups", async () => {
     firstCounts = await counts(demo);
-    expect(firstCounts).toMatchObject({ users: dir.users.length, devices: dir.devices.length, groups: dir.groups.length });
+    expect(firstCounts).toMatchObject({
+      users: dir.users.length,
+      devices: dir.devices.length,
+      groups: dir.groups.length,
+    });
     expect(firstCounts.users).toBeGreaterThanOrEqual(200);
     const groups = (await demo.api("/v1.0/groups?$top=100")).value;
     const id = (nick: string) => groups.find((g: any) => g.mailNickname === nick).id;
     const allStaff = await demo.api(`/v1.0/groups/${id("all-staff")}/transitiveMembers?$count=true&$top=1`);
-    const teamGroups = dir.members.filter((m) => m.memberType === "group" && m.groupMailNickname !== "pilot-keynote").length;
+    const teamGroups = dir.members.filter(
+      (m) => m.memberType === "group" && m.groupMailNickname !== "pilot-keynote",
+    ).length;
     expect(allStaff["@odata.count"]).toBe(dir.users.length + teamGroups);
-    const nested = (await demo.api(`/v1.0/groups/${id("all-staff")}/members?$top=100`)).value.map((m: any) => m.displayName);
+    const nested = (await demo.api(`/v1.0/groups/${id("all-staff")}/members?$top=100`)).value.map(
+      (m: any) => m.displayName,
+    );
     expect(nested).toEqual(expect.arrayContaining(["Engineering", "Sales"]));
     const ipads = await demo.api(`/v1.0/groups/${id("shared-ipads")}/members?$count=true&$top=1`);
     expect(ipads["@odata.count"]).toBe(30);
-    const macs = (await demo.api("/v1.0/deviceManagement/managedDevices?$filter=operatingSystem eq 'macOS'&$top=5")).value;
+    const macs = (
+      await demo.api("/v1.0/deviceManagement/managedDevices?$filter=operatingSystem eq 'macOS'&$top=5")
+    ).value;
     expect(macs.length).toBe(5);
     for (const m of macs) {
       expect(m.serialNumber).toMatch(/^DMP\d{8}$/);

@@ -8,7 +8,7 @@ import type { App } from "../../http/types.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { type AccessService, validateEmail, validatePassword } from "./access.service.ts";
-import { roles } from "./roles.ts";
+import { hasPermission, type Permission, permissions, roles } from "./roles.ts";
 
 const RoleList = Type.Array(Type.Union(roles.map((r) => Type.Literal(r))), { minItems: 1 });
 
@@ -59,7 +59,10 @@ export function registerAuthRoutes(app: App, deps: AccessRouteDeps) {
   });
   app.get("/auth/session", { config: { access: "authenticated" }, schema: { tags, summary: "The signed-in principal, its roles and the CSRF token" } }, async (req) => {
     const p = req.principal!;
-    return { tenantId: p.tenantId, kind: p.kind, id: p.id, name: p.name, roles: p.roles, csrfToken: req.cookies[CSRF_COOKIE] ?? null };
+    // permissions: what the roles grant, from the one roles table, so the console shows and enables by it.
+    const held = (Object.keys(permissions) as Permission[]).filter((perm) => hasPermission(p.roles, perm));
+    const tenant = await deps.tenantsService.resolve(p.tenantId);
+    return { tenantId: p.tenantId, tenantName: tenant?.display_name ?? null, kind: p.kind, id: p.id, name: p.name, roles: p.roles, permissions: held, csrfToken: req.cookies[CSRF_COOKIE] ?? null };
   });
   app.get("/auth/setup", { config: { access: "public" }, schema: { tags, summary: "Whether first-run setup is still open" } }, async () => {
     const t = await deps.tenantsService.resolve("default");

@@ -3,13 +3,50 @@ import { Type } from "typebox";
 import { ctxOf } from "../../http/context.ts";
 import { collectionBody, contextUrl, parseListOptions } from "../../http/odata/query.ts";
 import type { App } from "../../http/types.ts";
+import type { LicenseAlertsService } from "./alerts.licenses.ts";
 import { type AlertsService, alertEntity } from "./alerts.service.ts";
 
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 const tags = ["alerts"];
+const SettingsPatch = Type.Object(
+  {
+    licensesRunningOutPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    waitlistAlertMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 10080 })),
+  },
+  { additionalProperties: false },
+);
 
-export function registerAlertRoutes(app: App, deps: { alertsService: AlertsService }) {
+export function registerAlertRoutes(
+  app: App,
+  deps: { alertsService: AlertsService; licenseAlertsService: LicenseAlertsService },
+) {
   const svc = deps.alertsService;
+  app.get(
+    "/admin/alertSettings",
+    {
+      config: { access: "alerts.read" },
+      schema: {
+        tags,
+        summary:
+          "Thresholds of the licensing alerts: licensesRunningOutPercent (licenses left, % of the total; default 10) and waitlistAlertMinutes (at most one waitlist-growing alert per app in this many minutes; default 60)",
+      },
+    },
+    async (req) => ({
+      "@odata.context": contextUrl(req, "admin/alertSettings/$entity"),
+      ...(await deps.licenseAlertsService.getSettings(ctxOf(req))),
+    }),
+  );
+  app.patch(
+    "/admin/alertSettings",
+    {
+      config: { access: "notifications.manage" },
+      schema: { tags, summary: "Update the thresholds of the licensing alerts", body: SettingsPatch },
+    },
+    async (req) => ({
+      "@odata.context": contextUrl(req, "admin/alertSettings/$entity"),
+      ...(await deps.licenseAlertsService.updateSettings(ctxOf(req), req.body)),
+    }),
+  );
   app.get(
     "/admin/notifications",
     {

@@ -18,6 +18,95 @@ import type {
 type Executor = Kysely<DB> | Transaction<DB>;
 const ms = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).getTime());
 
+/** A license_holdings row as the engine reads it. */
+const holdingOf = (h: {
+  holder_type: string;
+  holder_id: string;
+  state: string;
+  reason: string | null;
+  license_type: string;
+  since: Date | string;
+  waiting_since: Date | string | null;
+  entitled_at: Date | string | null;
+  holder_seq: number | string | null;
+  store_key: string | null;
+}): LedgerHolding => ({
+  holderType: h.holder_type as LedgerHolding["holderType"],
+  holderId: h.holder_id,
+  state: h.state as LedgerHolding["state"],
+  reason: h.reason as LedgerHolding["reason"],
+  licenseType: h.license_type as LedgerHolding["licenseType"],
+  since: ms(h.since) as number,
+  waitingSince: ms(h.waiting_since),
+  entitledAt: ms(h.entitled_at),
+  holderSeq: h.holder_seq == null ? null : Number(h.holder_seq),
+  storeKey: h.store_key,
+});
+
+/** Directory rows (loadDirectory, loadDirectorySlice) as the engine reads them. */
+function directoryOf(
+  users: readonly { id: string; seq: number | string; created_at: Date | string; account_enabled: boolean }[],
+  devices: readonly {
+    id: string;
+    seq: number | string;
+    enrolled_at: Date | string;
+    serial_number: string | null;
+    operating_system: string;
+    user_id: string | null;
+    itunes_store_blocked: boolean;
+    os_version: string | null;
+  }[],
+  members: readonly { group_id: string; member_id: string; member_type: string; joined_at: Date | string }[],
+  apple: readonly {
+    token_id: string;
+    user_id: string | null;
+    status: string;
+    client_user_id: string;
+    invite_code: string | null;
+    invited_code: string | null;
+  }[],
+) {
+  return {
+    users: users.map(
+      (u): EngineUser => ({
+        id: u.id,
+        seq: Number(u.seq),
+        createdAt: ms(u.created_at) as number,
+        enabled: u.account_enabled,
+      }),
+    ),
+    devices: devices.map(
+      (d): EngineDevice => ({
+        id: d.id,
+        seq: Number(d.seq),
+        createdAt: ms(d.enrolled_at) as number,
+        serialNumber: d.serial_number,
+        operatingSystem: d.operating_system as EngineDevice["operatingSystem"],
+        userId: d.user_id,
+        itunesStoreBlocked: d.itunes_store_blocked,
+        managed: true,
+        osVersion: d.os_version,
+      }),
+    ),
+    memberships: members.map(
+      (m): MembershipEdge => ({
+        groupId: m.group_id,
+        memberId: m.member_id,
+        memberType: m.member_type as MembershipEdge["memberType"],
+        joinedAt: ms(m.joined_at) as number,
+      }),
+    ),
+    appleUsers: apple.map(
+      (a): AppleUserRecord => ({
+        tokenId: a.token_id,
+        userId: a.user_id as string,
+        state: appleStateOf(a.status, a.invite_code, a.invited_code),
+        clientUserId: a.client_user_id,
+      }),
+    ),
+  };
+}
+
 export interface LedgerAppRow {
   id: string;
   tenant_id: string;
@@ -45,21 +134,28 @@ export interface HoldingWrite {
 export interface OperationInsert {
   tokenId: string;
   appId: string | null;
-  kind: "associate" | "disassociate" | "revoke" | "registerUser";
+  kind: "associate" | "disassociate" | "revoke" | "registerUser" | "inviteUser";
   holderType: string | null;
   holderId: string | null;
   storeKey: string | null;
   payload: Record<string, unknown>;
 }
 
-export type OperationRow = Awaited<ReturnType<ReturnType<typeof createLicensesRepository>["openOperations"]>>[number];
+export type OperationRow = Awaited<
+  ReturnType<ReturnType<typeof createLicensesRepository>["openOperations"]>
+>[number];
 
-const appleStateOf = (status: string): AppleUserState => {
+/** Apple's status plus whether Allot already sent the invitation for the current invite code (ENG-4). */
+export const appleStateOf = (
+  status: string,
+  inviteCode?: string | null,
+  invitedCode?: string | null,
+): AppleUserState => {
   const s = status.toLowerCase();
   if (s === "associated") return "associated";
-  if (s === "retired") return "retired";
+  if (s === "retired" || s === "deleted") return "retired";
   if (s === "invited") return "invited";
-  return "registered";
+  return invitedCode != null && invitedCode === inviteCode ? "invited" : "registered";
 };
 
 export function createLicensesRepository(db: Kysely<DB>) {
@@ -69,7 +165,9 @@ export function createLicensesRepository(db: Kysely<DB>) {
     async loadApps(ex: Executor, tenantId: string, appIds?: readonly string[]): Promise<LedgerAppRow[]> {
       let q = ex
         .selectFrom("apps as a")
-        .leftJoin("vpp_tokens as v", (j) => j.onRef("v.tenant_id", "=", "a.tenant_id").onRef("v.id", "=", "a.token_id"))
+        .leftJoin("vpp_tokens as v", (j) =>
+          j.onRef("v.tenant_id", "=", "a.tenant_id").onRef("v.id", "=", "a.token_id"),
+        )
         .select([
           "a.id",
           "a.tenant_id",
@@ -107,45 +205,49 @@ export function createLicensesRepository(db: Kysely<DB>) {
     },
 
     async loadDirectory(tenantId: string) {
-      const users = await db.selectFrom("users").select(["id", "seq", "created_at", "account_enabled"]).where("tenant_id", "=", tenantId).execute();
-      const devices = await db
-        .selectFrom("devices")
-        .select(["id", "seq", "enrolled_at", "serial_number", "operating_system", "user_id", "itunes_store_blocked", "os_version"])
+      const users = await db
+        .selectFrom("users")
+        .select(["id", "seq", "created_at", "account_enabled"])
         .where("tenant_id", "=", tenantId)
         .execute();
-      const members = await db.selectFrom("group_members").select(["group_id", "member_id", "member_type", "joined_at"]).where("tenant_id", "=", tenantId).execute();
+      const devices = await db
+        .selectFrom("devices")
+        .select([
+          "id",
+          "seq",
+          "enrolled_at",
+          "serial_number",
+          "operating_system",
+          "user_id",
+          "itunes_store_blocked",
+          "os_version",
+        ])
+        .where("tenant_id", "=", tenantId)
+        .execute();
+      const members = await db
+        .selectFrom("group_members")
+        .select(["group_id", "member_id", "member_type", "joined_at"])
+        .where("tenant_id", "=", tenantId)
+        .execute();
       const apple = await db
         .selectFrom("apple_users")
-        .select(["token_id", "user_id", "status", "client_user_id"])
+        .select(["token_id", "user_id", "status", "client_user_id", "invite_code", "invited_code"])
         .where("tenant_id", "=", tenantId)
         .where("user_id", "is not", null)
         .execute();
-      return {
-        users: users.map((u): EngineUser => ({ id: u.id, seq: Number(u.seq), createdAt: ms(u.created_at) as number, enabled: u.account_enabled })),
-        devices: devices.map(
-          (d): EngineDevice => ({
-            id: d.id,
-            seq: Number(d.seq),
-            createdAt: ms(d.enrolled_at) as number,
-            serialNumber: d.serial_number,
-            operatingSystem: d.operating_system as EngineDevice["operatingSystem"],
-            userId: d.user_id,
-            itunesStoreBlocked: d.itunes_store_blocked,
-            managed: true,
-            osVersion: d.os_version,
-          }),
-        ),
-        memberships: members.map(
-          (m): MembershipEdge => ({ groupId: m.group_id, memberId: m.member_id, memberType: m.member_type as MembershipEdge["memberType"], joinedAt: ms(m.joined_at) as number }),
-        ),
-        appleUsers: apple.map(
-          (a): AppleUserRecord => ({ tokenId: a.token_id, userId: a.user_id as string, state: appleStateOf(a.status), clientUserId: a.client_user_id }),
-        ),
-      };
+      return directoryOf(users, devices, members, apple);
     },
 
     async loadAssignments(tenantId: string, appId: string): Promise<EngineAssignment[]> {
-      const r = await sql<{ id: string; seq: string | number; created_at: Date; target_kind: string; group_id: string | null; intent: string; settings: any }>`
+      const r = await sql<{
+        id: string;
+        seq: string | number;
+        created_at: Date;
+        target_kind: string;
+        group_id: string | null;
+        intent: string;
+        settings: any;
+      }>`
         select id, seq, created_at, target_kind, group_id, intent, settings from mobile_app_assignments
         where tenant_id = ${tenantId} and app_id = ${appId}`.execute(db);
       return r.rows.map((a) => {
@@ -162,27 +264,43 @@ export function createLicensesRepository(db: Kysely<DB>) {
     },
 
     async loadHoldings(ex: Executor, tenantId: string, appId: string): Promise<LedgerHolding[]> {
-      const rows = await ex.selectFrom("license_holdings").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
-      return rows.map((h) => ({
-        holderType: h.holder_type,
-        holderId: h.holder_id,
-        state: h.state,
-        reason: h.reason,
-        licenseType: h.license_type,
-        since: ms(h.since) as number,
-        waitingSince: ms(h.waiting_since),
-        entitledAt: ms(h.entitled_at),
-        holderSeq: h.holder_seq == null ? null : Number(h.holder_seq),
-        storeKey: h.store_key,
-      }));
+      const rows = await ex
+        .selectFrom("license_holdings")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .execute();
+      return rows.map(holdingOf);
     },
 
-    async loadInstalls(tenantId: string, appId: string): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
-      const req = await db.selectFrom("install_requests").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
-      const ins = await db.selectFrom("install_states").selectAll().where("tenant_id", "=", tenantId).where("app_id", "=", appId).execute();
+    async loadInstalls(
+      tenantId: string,
+      appId: string,
+    ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
+      const req = await db
+        .selectFrom("install_requests")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .execute();
+      const ins = await db
+        .selectFrom("install_states")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .execute();
       return {
-        requests: req.map((r) => ({ deviceId: r.device_id, userId: r.user_id, requestedAt: ms(r.requested_at) as number })),
-        installs: ins.map((i) => ({ deviceId: i.device_id, state: i.state, since: ms(i.since) as number })),
+        requests: req.map((r) => ({
+          deviceId: r.device_id,
+          userId: r.user_id,
+          requestedAt: ms(r.requested_at) as number,
+        })),
+        // updateAvailable (UPD-1) is an install of an older version: installed, as far as the engine goes.
+        installs: ins.map((i) => ({
+          deviceId: i.device_id,
+          state: i.state === "updateAvailable" ? "installed" : i.state,
+          since: ms(i.since) as number,
+        })),
       };
     },
 
@@ -194,13 +312,20 @@ export function createLicensesRepository(db: Kysely<DB>) {
         where s.tenant_id = ${tenantId} and s.token_id = ${app.token_id} and s.adam_id = ${app.adam_id} and s.pricing_param = ${app.pricing_param ?? "STDQ"}
           and not exists (select 1 from license_holdings h where h.tenant_id = s.tenant_id and h.app_id = ${app.id}
             and h.state in ('pendingAssign', 'assigned', 'pendingRelease')
-            and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end)`.execute(db);
+            and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end)`.execute(
+        db,
+      );
       return Number(r.rows[0]?.n ?? 0);
     },
 
     // ---------------------------------------------------------------- ledger writes
 
-    async writeHoldings(trx: Transaction<DB>, tenantId: string, writes: readonly HoldingWrite[], now: Date): Promise<void> {
+    async writeHoldings(
+      trx: Transaction<DB>,
+      tenantId: string,
+      writes: readonly HoldingWrite[],
+      now: Date,
+    ): Promise<void> {
       if (writes.length === 0) return;
       const d = (v: number | null | undefined) => (v == null ? null : new Date(v));
       await trx
@@ -259,7 +384,12 @@ export function createLicensesRepository(db: Kysely<DB>) {
           .execute();
     },
 
-    async insertOperations(trx: Transaction<DB>, tenantId: string, ops: readonly OperationInsert[], now: Date): Promise<void> {
+    async insertOperations(
+      trx: Transaction<DB>,
+      tenantId: string,
+      ops: readonly OperationInsert[],
+      now: Date,
+    ): Promise<void> {
       if (ops.length === 0) return;
       await trx
         .insertInto("store_operations")
@@ -282,9 +412,19 @@ export function createLicensesRepository(db: Kysely<DB>) {
         .execute();
     },
 
-    async getHoldings(ex: Executor, tenantId: string, keys: readonly { appId: string; holderType: string; holderId: string }[]) {
+    async getHoldings(
+      ex: Executor,
+      tenantId: string,
+      keys: readonly { appId: string; holderType: string; holderId: string }[],
+    ) {
       if (keys.length === 0) return [];
-      const r = await sql<{ app_id: string; holder_type: string; holder_id: string; state: string; store_key: string | null }>`
+      const r = await sql<{
+        app_id: string;
+        holder_type: string;
+        holder_id: string;
+        state: string;
+        store_key: string | null;
+      }>`
         select h.app_id, h.holder_type, h.holder_id, h.state, h.store_key from license_holdings h
         join unnest(${keys.map((k) => k.appId)}::uuid[], ${keys.map((k) => k.holderType)}::text[], ${keys.map((k) => k.holderId)}::uuid[]) as k(a, t, i)
           on h.app_id = k.a and h.holder_type = k.t and h.holder_id = k.i
@@ -295,7 +435,16 @@ export function createLicensesRepository(db: Kysely<DB>) {
     async setHoldingState(
       trx: Transaction<DB>,
       tenantId: string,
-      h: { appId: string; holderType: string; holderId: string; from: string; to: string; reason: string | null; storeKey: string | null; eventId: string | null },
+      h: {
+        appId: string;
+        holderType: string;
+        holderId: string;
+        from: string;
+        to: string;
+        reason: string | null;
+        storeKey: string | null;
+        eventId: string | null;
+      },
       now: Date,
     ): Promise<void> {
       await trx
@@ -316,22 +465,56 @@ export function createLicensesRepository(db: Kysely<DB>) {
         .execute();
       await trx
         .insertInto("license_events")
-        .values({ tenant_id: tenantId, app_id: h.appId, holder_type: h.holderType, holder_id: h.holderId, from_state: h.from, to_state: h.to, reason: h.reason, store_key: h.storeKey, event_id: h.eventId, occurred_at: now })
+        .values({
+          tenant_id: tenantId,
+          app_id: h.appId,
+          holder_type: h.holderType,
+          holder_id: h.holderId,
+          from_state: h.from,
+          to_state: h.to,
+          reason: h.reason,
+          store_key: h.storeKey,
+          event_id: h.eventId,
+          occurred_at: now,
+        })
         .execute();
     },
 
     // ---------------------------------------------------------------- outbox
 
     async tenantsWithOpenOperations(): Promise<string[]> {
-      const r = await db.selectFrom("store_operations").select("tenant_id").distinct().where("state", "in", ["pending", "sending", "sent"]).execute();
+      const r = await db
+        .selectFrom("store_operations")
+        .select("tenant_id")
+        .distinct()
+        .where("state", "in", ["pending", "sending", "sent"])
+        .execute();
       return r.map((x) => x.tenant_id);
     },
 
     async openOperations(tenantId: string, states: readonly string[], limit: number) {
       return db
         .selectFrom("store_operations as o")
-        .leftJoin("apps as a", (j) => j.onRef("a.tenant_id", "=", "o.tenant_id").onRef("a.id", "=", "o.app_id"))
-        .select(["o.id", "o.seq", "o.token_id", "o.app_id", "o.kind", "o.holder_type", "o.holder_id", "o.store_key", "o.payload", "o.state", "o.batch_id", "o.event_id", "o.attempts", "a.adam_id", "a.pricing_param"])
+        .leftJoin("apps as a", (j) =>
+          j.onRef("a.tenant_id", "=", "o.tenant_id").onRef("a.id", "=", "o.app_id"),
+        )
+        .select([
+          "o.id",
+          "o.seq",
+          "o.token_id",
+          "o.app_id",
+          "o.kind",
+          "o.holder_type",
+          "o.holder_id",
+          "o.store_key",
+          "o.payload",
+          "o.state",
+          "o.batch_id",
+          "o.event_id",
+          "o.attempts",
+          "a.adam_id",
+          "a.pricing_param",
+        ])
         .where("o.tenant_id", "=", tenantId)
         .where("o.state", "in", states as never)
         .where("o.next_attempt_at", "<=", new Date())
@@ -344,7 +527,14 @@ export function createLicensesRepository(db: Kysely<DB>) {
       ex: Executor,
       tenantId: string,
       ids: readonly string[],
-      set: { state: string; batchId?: string | null; eventId?: string | null; error?: string | null; attempt?: boolean; retryAt?: Date },
+      set: {
+        state: string;
+        batchId?: string | null;
+        eventId?: string | null;
+        error?: string | null;
+        attempt?: boolean;
+        retryAt?: Date;
+      },
       now: Date,
     ): Promise<void> {
       for (let i = 0; i < ids.length; i += 2000) {
@@ -374,21 +564,160 @@ export function createLicensesRepository(db: Kysely<DB>) {
         where s.tenant_id = ${tenantId} and s.token_id = ${tokenId} and not s.tracked
           and h.tenant_id = s.tenant_id and a.token_id = s.token_id and a.adam_id = s.adam_id and a.pricing_param = s.pricing_param
           and h.state in ('pendingAssign', 'assigned', 'pendingRelease')
-          and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end`.execute(ex);
+          and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end`.execute(
+        ex,
+      );
     },
 
-    async upsertAppleUser(tenantId: string, tokenId: string, userId: string, clientUserId: string, email: string | null): Promise<void> {
+    /** Records what Apple says of a user Allot registered (users/create, then a read of the user). */
+    async upsertAppleUser(
+      tenantId: string,
+      tokenId: string,
+      userId: string,
+      u: {
+        clientUserId: string;
+        status: string;
+        inviteCode: string | null;
+        idHash: string | null;
+        email: string | null;
+      },
+      now: Date,
+    ): Promise<void> {
       await db
         .insertInto("apple_users")
-        .values({ tenant_id: tenantId, token_id: tokenId, client_user_id: clientUserId, user_id: userId, email, status: "Registered", created_at: new Date(), updated_at: new Date() })
-        .onConflict((oc) => oc.columns(["tenant_id", "token_id", "client_user_id"]).doNothing())
+        .values({
+          tenant_id: tenantId,
+          token_id: tokenId,
+          client_user_id: u.clientUserId,
+          user_id: userId,
+          email: u.email,
+          status: u.status,
+          invite_code: u.inviteCode,
+          apple_user_id: u.idHash,
+          associated_at: u.status === "Associated" ? now : null,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(["tenant_id", "token_id", "client_user_id"]).doUpdateSet((eb) => ({
+            user_id: eb.ref("excluded.user_id"),
+            status: eb.ref("excluded.status"),
+            invite_code: sql<string | null>`coalesce(excluded.invite_code, apple_users.invite_code)`,
+            apple_user_id: sql<string | null>`coalesce(excluded.apple_user_id, apple_users.apple_user_id)`,
+            email: sql<string | null>`coalesce(excluded.email, apple_users.email)`,
+            associated_at: sql<Date | null>`case when excluded.status = 'Associated' and apple_users.status <> 'Associated' then excluded.updated_at else apple_users.associated_at end`,
+            updated_at: eb.ref("excluded.updated_at"),
+          })),
+        )
+        .execute();
+    },
+
+    /** Apple users of these people at this token, with what the invitation needs (name, address, code). */
+    async appleUsersToInvite(tenantId: string, tokenId: string, userIds: readonly string[]) {
+      if (userIds.length === 0) return [];
+      return db
+        .selectFrom("apple_users as a")
+        .innerJoin("users as u", (j) =>
+          j.onRef("u.tenant_id", "=", "a.tenant_id").onRef("u.id", "=", "a.user_id"),
+        )
+        .select([
+          "a.user_id",
+          "a.client_user_id",
+          "a.status",
+          "a.invite_code",
+          "a.invited_code",
+          "u.display_name",
+          "u.mail",
+          "u.user_principal_name",
+        ])
+        .where("a.tenant_id", "=", tenantId)
+        .where("a.token_id", "=", tokenId)
+        .where("a.user_id", "in", userIds as string[])
+        .execute();
+    },
+
+    /** The invitation for this code was written to the notifications outbox (same transaction). */
+    async markInvited(
+      trx: Transaction<DB>,
+      tenantId: string,
+      tokenId: string,
+      clientUserId: string,
+      inviteCode: string,
+      inviteUrl: string,
+      now: Date,
+    ) {
+      await trx
+        .updateTable("apple_users")
+        .set({
+          invited_code: inviteCode,
+          invite_url: inviteUrl,
+          invited_at: now,
+          invitation_count: sql`invitation_count + 1`,
+          updated_at: now,
+        })
+        .where("tenant_id", "=", tenantId)
+        .where("token_id", "=", tokenId)
+        .where("client_user_id", "=", clientUserId)
+        .execute();
+    },
+
+    /** Apple-user operations not finished yet, as `kind:tokenId:userId` (the engine asks again on every plan). */
+    async openAppleUserOperations(tenantId: string): Promise<Set<string>> {
+      const r = await db
+        .selectFrom("store_operations")
+        .select(["kind", "token_id", "holder_id"])
+        .where("tenant_id", "=", tenantId)
+        .where("kind", "in", ["registerUser", "inviteUser"])
+        .where("state", "in", ["pending", "sending", "sent"])
+        .execute();
+      return new Set(r.map((o) => `${o.kind}:${o.token_id}:${o.holder_id}`));
+    },
+
+    /** A user by id or userPrincipalName (as Graph addresses users). */
+    async findUserId(tenantId: string, idOrUpn: string): Promise<string | undefined> {
+      const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrUpn);
+      const r = await db
+        .selectFrom("users")
+        .select("id")
+        .where("tenant_id", "=", tenantId)
+        .where((eb) =>
+          isUuid ? eb("id", "=", idOrUpn) : eb(sql`lower(user_principal_name)`, "=", idOrUpn.toLowerCase()),
+        )
+        .executeTakeFirst();
+      return r?.id;
+    },
+
+    /** A person's Apple users (one per VPP token that licenses them), for the API. */
+    async appleUsersOf(tenantId: string, userId: string) {
+      return db
+        .selectFrom("apple_users")
+        .select([
+          "token_id",
+          "client_user_id",
+          "user_id",
+          "status",
+          "invite_code",
+          "invited_code",
+          "invited_at",
+          "invitation_count",
+          "associated_at",
+          "created_at",
+          "updated_at",
+        ])
+        .where("tenant_id", "=", tenantId)
+        .where("user_id", "=", userId)
+        .orderBy("created_at")
         .execute();
     },
 
     // ---------------------------------------------------------------- directory changes
 
     async directoryCursor(tenantId: string): Promise<number> {
-      const r = await db.selectFrom("license_cursors").select("directory_seq").where("tenant_id", "=", tenantId).executeTakeFirst();
+      const r = await db
+        .selectFrom("license_cursors")
+        .select("directory_seq")
+        .where("tenant_id", "=", tenantId)
+        .executeTakeFirst();
       return Number(r?.directory_seq ?? 0);
     },
 
@@ -396,12 +725,21 @@ export function createLicensesRepository(db: Kysely<DB>) {
       await db
         .insertInto("license_cursors")
         .values({ tenant_id: tenantId, directory_seq: seq, updated_at: new Date() })
-        .onConflict((oc) => oc.column("tenant_id").doUpdateSet({ directory_seq: seq, updated_at: new Date() }))
+        .onConflict((oc) =>
+          oc.column("tenant_id").doUpdateSet({ directory_seq: seq, updated_at: new Date() }),
+        )
         .execute();
     },
 
     async directoryChangesAfter(tenantId: string, afterSeq: number, limit: number) {
-      return db.selectFrom("directory_changes").selectAll().where("tenant_id", "=", tenantId).where("seq", ">", afterSeq).orderBy("seq").limit(limit).execute();
+      return db
+        .selectFrom("directory_changes")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("seq", ">", afterSeq)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
     },
 
     async tenantsWithDirectoryChanges(): Promise<string[]> {
@@ -409,7 +747,9 @@ export function createLicensesRepository(db: Kysely<DB>) {
       const r = await sql<{ tenant_id: string }>`
         select t.id as tenant_id from tenants t
         left join license_cursors k on k.tenant_id = t.id
-        where exists (select 1 from directory_changes d where d.tenant_id = t.id and d.seq > coalesce(k.directory_seq, 0))`.execute(db);
+        where exists (select 1 from directory_changes d where d.tenant_id = t.id and d.seq > coalesce(k.directory_seq, 0))`.execute(
+        db,
+      );
       return r.rows.map((x) => x.tenant_id);
     },
 
@@ -417,7 +757,11 @@ export function createLicensesRepository(db: Kysely<DB>) {
      * Apps a change of these objects may affect: assignments to any group containing them
      * (transitively), all-users/all-devices assignments, and apps where they (or a user's devices) hold a row.
      */
-    async affectedApps(tenantId: string, objectIds: readonly string[], groupIds: readonly string[]): Promise<string[]> {
+    async affectedApps(
+      tenantId: string,
+      objectIds: readonly string[],
+      groupIds: readonly string[],
+    ): Promise<string[]> {
       const r = await sql<{ app_id: string }>`
         with recursive seeds(id) as (
           select unnest(${objectIds as string[]}::uuid[]) union select unnest(${groupIds as string[]}::uuid[])
@@ -429,8 +773,164 @@ export function createLicensesRepository(db: Kysely<DB>) {
         select distinct m.app_id from mobile_app_assignments m
           where m.tenant_id = ${tenantId} and (m.group_id in (select id from up) or m.target_kind in ('allLicensedUsers', 'allDevices'))
         union
-        select distinct h.app_id from license_holdings h where h.tenant_id = ${tenantId} and h.holder_id in (select id from seeds)`.execute(db);
+        select distinct h.app_id from license_holdings h where h.tenant_id = ${tenantId} and h.holder_id in (select id from seeds)`.execute(
+        db,
+      );
       return r.rows.map((x) => x.app_id);
+    },
+
+    // ---------------------------------------------------------------- incremental reconcile (sliceForIncremental in SQL)
+
+    /**
+     * The directory an incremental plan reads for these changed principals (src/engine/slice.ts says
+     * exactly what): the affected users (the changed ones and the primary users of the changed
+     * devices) and devices (the changed ones and every device of an affected user), their Apple user
+     * records, and every membership edge on a path from any group down to one of them.
+     */
+    async loadDirectorySlice(
+      tenantId: string,
+      changed: { users: readonly string[]; devices: readonly string[] },
+    ) {
+      const owners = changed.devices.length
+        ? await db
+            .selectFrom("devices")
+            .select("user_id")
+            .where("tenant_id", "=", tenantId)
+            .where("id", "in", changed.devices as string[])
+            .where("user_id", "is not", null)
+            .execute()
+        : [];
+      const userIds = [...new Set([...changed.users, ...owners.map((o) => o.user_id as string)])];
+      let dq = db
+        .selectFrom("devices")
+        .select([
+          "id",
+          "seq",
+          "enrolled_at",
+          "serial_number",
+          "operating_system",
+          "user_id",
+          "itunes_store_blocked",
+          "os_version",
+        ])
+        .where("tenant_id", "=", tenantId);
+      dq = dq.where((eb) => {
+        const ors = [];
+        if (changed.devices.length) ors.push(eb("id", "in", changed.devices as string[]));
+        if (userIds.length) ors.push(eb("user_id", "in", userIds));
+        return ors.length ? eb.or(ors) : eb.val(false);
+      });
+      const devices = changed.devices.length || userIds.length ? await dq.execute() : [];
+      const users = userIds.length
+        ? await db
+            .selectFrom("users")
+            .select(["id", "seq", "created_at", "account_enabled"])
+            .where("tenant_id", "=", tenantId)
+            .where("id", "in", userIds)
+            .execute()
+        : [];
+      const principals = [...userIds, ...devices.map((d) => d.id)];
+      const members = principals.length
+        ? (
+            await sql<{ group_id: string; member_id: string; member_type: string; joined_at: Date }>`
+              with recursive up(id) as (
+                select unnest(${principals}::uuid[])
+                union select gm.group_id from group_members gm join up on gm.member_id = up.id where gm.tenant_id = ${tenantId}
+              )
+              select gm.group_id, gm.member_id, gm.member_type, gm.joined_at from group_members gm
+              where gm.tenant_id = ${tenantId} and gm.member_id in (select id from up)`.execute(db)
+          ).rows
+        : [];
+      const apple = userIds.length
+        ? await db
+            .selectFrom("apple_users")
+            .select(["token_id", "user_id", "status", "client_user_id", "invite_code", "invited_code"])
+            .where("tenant_id", "=", tenantId)
+            .where("user_id", "in", userIds)
+            .execute()
+        : [];
+      return directoryOf(users, devices, members, apple);
+    },
+
+    /** One app's ledger rows of these holders. */
+    async loadHoldingsOf(
+      tenantId: string,
+      appId: string,
+      holders: { users: readonly string[]; devices: readonly string[] },
+    ): Promise<LedgerHolding[]> {
+      const ids = [...holders.users, ...holders.devices];
+      if (ids.length === 0) return [];
+      const rows = await db
+        .selectFrom("license_holdings")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .where("holder_id", "in", ids)
+        .execute();
+      const wanted = (h: { holder_type: string; holder_id: string }) =>
+        (h.holder_type === "user" ? holders.users : holders.devices).includes(h.holder_id);
+      return rows.filter(wanted).map(holdingOf);
+    },
+
+    /** Consuming and licensed rows of the app's whole ledger. */
+    async ledgerCounts(tenantId: string, appId: string): Promise<{ consuming: number; licensed: number }> {
+      const r = await sql<{ consuming: number; licensed: number }>`
+        select count(*) filter (where state in ('pendingAssign', 'assigned', 'pendingRelease'))::int as consuming,
+               count(*) filter (where state in ('pendingAssign', 'assigned'))::int as licensed
+        from license_holdings where tenant_id = ${tenantId} and app_id = ${appId} and state in ('pendingAssign', 'assigned', 'pendingRelease')`.execute(
+        db,
+      );
+      return { consuming: Number(r.rows[0]?.consuming ?? 0), licensed: Number(r.rows[0]?.licensed ?? 0) };
+    },
+
+    /** The head of the app's queue (waiting, insufficientLicenses) in queue order; `complete` when that is all of it. */
+    async queueHead(
+      tenantId: string,
+      appId: string,
+      limit: number,
+    ): Promise<{ rows: LedgerHolding[]; complete: boolean }> {
+      const r = await sql<Record<string, unknown>>`
+        select * from license_holdings
+        where tenant_id = ${tenantId} and app_id = ${appId} and state = 'waiting' and reason = 'insufficientLicenses'
+        order by entitled_at nulls last, holder_seq nulls last, case when holder_type = 'user' then 0 else 1 end, holder_id
+        limit ${limit + 1}`.execute(db);
+      const rows = (r.rows as unknown as Parameters<typeof holdingOf>[0][]).map(holdingOf);
+      return { rows: rows.slice(0, limit), complete: rows.length <= limit };
+    },
+
+    /** Install requests and install states of these devices for the app. */
+    async loadInstallsOf(
+      tenantId: string,
+      appId: string,
+      deviceIds: readonly string[],
+    ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
+      if (deviceIds.length === 0) return { requests: [], installs: [] };
+      const req = await db
+        .selectFrom("install_requests")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .where("device_id", "in", deviceIds as string[])
+        .execute();
+      const ins = await db
+        .selectFrom("install_states")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("app_id", "=", appId)
+        .where("device_id", "in", deviceIds as string[])
+        .execute();
+      return {
+        requests: req.map((r) => ({
+          deviceId: r.device_id,
+          userId: r.user_id,
+          requestedAt: ms(r.requested_at) as number,
+        })),
+        installs: ins.map((i) => ({
+          deviceId: i.device_id,
+          state: i.state === "updateAvailable" ? "installed" : i.state,
+          since: ms(i.since) as number,
+        })),
+      };
     },
 
     // ---------------------------------------------------------------- reads for routes

@@ -6,28 +6,44 @@
 // starts again resumes `sending` batches through the client's resumeWrite (which looks at Apple
 // first and sends only what is missing), so nothing is associated twice and no release is lost.
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
   type AppInput,
+  affectedHolders,
   buildDirectoryIndex,
+  capacityOf,
   type DirectoryIndex,
+  EngineInputError,
+  type HoldingDecision,
   type LedgerHolding,
   ledgerRowOf,
+  type Operation,
   planApp,
+  planAppIncremental,
+  queueHeadSize,
 } from "../../engine/index.ts";
 import type {
   AppleAssetTargetPair,
   AppleAssetWriteResult,
   AppleEventStatus,
-  AppleTokenClient,
   ApplePendingWrite,
+  AppleTokenClient,
+  AppleUser,
 } from "../../stores/apple/index.ts";
 import { engineAppOf } from "./licenses.mapping.ts";
 import type { HoldingWrite, LedgerAppRow, LicensesRepository, OperationInsert, OperationRow } from "./licenses.repository.ts";
 
 /** Holdings per transaction when a plan is applied (PGlite has one session: keep transactions short). */
 export const APPLY_CHUNK = 2000;
+/**
+ * Directory changes of these kinds are reconciled incrementally (when few objects changed). Deletions
+ * are not: a deleted device's primary user, and a deleted user's devices, are no longer linked in
+ * the database, so the slice could not name every affected holder.
+ */
+const INCREMENTAL_CHANGES = new Set(["memberAdded", "memberRemoved", "userCreated", "userEnabled", "userDisabled", "deviceCreated"]);
+/** Above this many changed users and devices a full plan of the affected apps is cheaper. */
+const INCREMENTAL_MAX_OBJECTS = 200;
 /** Operations taken from the outbox per round. */
 const OUTBOX_ROUND = 20_000;
 
@@ -49,6 +65,26 @@ export interface LicensesDeps {
   now?: () => number;
   /** The ledger rows as the engine must see them (revocation parks revoked holders, licenses.revoke.ts). */
   adjustHoldings?: (tenantId: string, appId: string, holdings: LedgerHolding[]) => Promise<LedgerHolding[]>;
+  /** Apple's invitation link template (service config `urls.invitationEmail`, with `%25inviteCode%25`). */
+  invitationTemplate?: () => Promise<string | undefined>;
+  /** Writes a message to a user in the caller's transaction (notifications outbox, EUX-3). */
+  enqueueUserMessage?: (
+    trx: Transaction<DB>,
+    tenantId: string,
+    m: { userId: string; kind: string; subject: string; body: string; data: Record<string, unknown> },
+  ) => Promise<unknown>;
+  /** ENG-6: how long an Uninstall waits for the MDM to report the app removed before the license is released. */
+  uninstallTimeoutMs?: number;
+}
+
+/** Per-user reads after users/create; above this many users one walk of the location's users is cheaper. */
+const USER_LOOKUPS_MAX = 50;
+/** Invitations written per transaction. */
+const INVITE_CHUNK = 200;
+
+/** The invitation link of one invite code (reference §11: replace the literal `%25inviteCode%25`). */
+export function invitationUrlOf(template: string, inviteCode: string): string {
+  return template.split("%25inviteCode%25").join(encodeURIComponent(inviteCode));
 }
 
 
@@ -56,6 +92,8 @@ export function createLicensesService(deps: LicensesDeps) {
   const { db, licensesRepository: repo, tokens } = deps;
   const now = () => deps.now?.() ?? Date.now();
   const log = () => deps.logger();
+
+  const reconciledListeners: ((tenantId: string, appIds: string[]) => Promise<unknown>)[] = [];
 
   // One reconcile at a time per tenant in this process (a second request waits for the first).
   const tenantLocks = new Map<string, Promise<unknown>>();
@@ -71,8 +109,9 @@ export function createLicensesService(deps: LicensesDeps) {
   }
 
   /** Plans one app against a directory index and applies the plan in chunks. Returns what changed. */
-  async function reconcileWithIndex(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex) {
+  async function reconcileWithIndex(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex, userOps: Set<string>) {
     const at = now();
+    const t0 = performance.now();
     const assignments = await repo.loadAssignments(tenantId, app.id);
     const loaded = await repo.loadHoldings(db, tenantId, app.id);
     const holdings = deps.adjustHoldings ? await deps.adjustHoldings(tenantId, app.id, loaded) : loaded;
@@ -84,7 +123,25 @@ export function createLicensesService(deps: LicensesDeps) {
       installRequests: requests,
       installs,
     };
-    const plan = planApp(ix, input, { now: at });
+    const t1 = performance.now();
+    const plan = planApp(ix, input, { now: at, ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}) });
+    const t2 = performance.now();
+    const written = await persistPlan(tenantId, app, plan, userOps, at);
+    const timing = { loadMs: t1 - t0, planMs: t2 - t1, persistMs: performance.now() - t2 };
+    return { appId: app.id, ...written, counts: plan.counts, timing };
+  }
+
+  /**
+   * Writes a plan's changed rows, their history and their outbox operations in chunks of APPLY_CHUNK
+   * holdings, each chunk one transaction (PGlite has one session: never a long transaction).
+   */
+  async function persistPlan(
+    tenantId: string,
+    app: LedgerAppRow,
+    plan: { holdings: readonly HoldingDecision[]; operations: readonly Operation[] },
+    userOps: Set<string>,
+    at: number,
+  ) {
     const changed = plan.holdings.filter((d) => d.changed && d.state !== null);
     const opsByHolder = new Map<string, OperationInsert[]>();
     const loose: OperationInsert[] = [];
@@ -103,8 +160,12 @@ export function createLicensesService(deps: LicensesDeps) {
         const list = opsByHolder.get(k) ?? [];
         list.push(o);
         opsByHolder.set(k, list);
-      } else if (op.kind === "registerAppleUser" && app.token_id) {
-        loose.push({ tokenId: op.tokenId, appId: null, kind: "registerUser", holderType: "user", holderId: op.userId, storeKey: op.clientUserId, payload: {} });
+      } else if ((op.kind === "registerAppleUser" || op.kind === "inviteAppleUser") && app.token_id) {
+        // ENG-4: every plan asks again until Apple reports the user; one open operation per user and token is enough.
+        const kind = op.kind === "registerAppleUser" ? "registerUser" : "inviteUser";
+        if (userOps.has(`registerUser:${op.tokenId}:${op.userId}`) || userOps.has(`${kind}:${op.tokenId}:${op.userId}`)) continue;
+        userOps.add(`${kind}:${op.tokenId}:${op.userId}`);
+        loose.push({ tokenId: op.tokenId, appId: null, kind, holderType: "user", holderId: op.userId, storeKey: op.clientUserId, payload: {} });
       }
     }
     const written = new Set<string>();
@@ -131,15 +192,44 @@ export function createLicensesService(deps: LicensesDeps) {
     if (orphans.length > 0)
       await db.transaction().execute((trx) => repo.insertOperations(trx, tenantId, orphans, nowDate));
     const operations = [...opsByHolder.values()].reduce((n, l) => n + l.length, 0) + loose.length;
-    return { appId: app.id, changed: changed.length, operations, counts: plan.counts };
+    return { changed: changed.length, operations };
   }
 
   async function reconcileApps(tenantId: string, appIds: readonly string[]) {
     if (appIds.length === 0) return [];
+    const started = performance.now();
     const apps = await repo.loadApps(db, tenantId, appIds);
-    const ix = buildDirectoryIndex(await repo.loadDirectory(tenantId));
-    const results = [];
-    for (const app of apps) results.push(await reconcileWithIndex(tenantId, app, ix));
+    const directory = await repo.loadDirectory(tenantId);
+    const loaded = performance.now();
+    const ix = buildDirectoryIndex(directory);
+    const indexed = performance.now();
+    const results: Awaited<ReturnType<typeof reconcileWithIndex>>[] = [];
+    const userOps = await repo.openAppleUserOperations(tenantId);
+    for (const app of apps) results.push(await reconcileWithIndex(tenantId, app, ix, userOps));
+    // One line per reconcile with where the time went (bench/reconcile reads it).
+    const sum = (f: (r: (typeof results)[number]) => number) => Math.round(results.reduce((n, r) => n + f(r), 0));
+    log().info(
+      {
+        tenantId,
+        apps: results.length,
+        changed: sum((r) => r.changed),
+        operations: sum((r) => r.operations),
+        licensed: sum((r) => r.counts.licensed),
+        waiting: sum((r) => r.counts.waiting),
+        ms: Math.round(performance.now() - started),
+        directoryLoadMs: Math.round(loaded - started),
+        indexMs: Math.round(indexed - loaded),
+        appLoadMs: sum((r) => r.timing.loadMs),
+        planMs: sum((r) => r.timing.planMs),
+        persistMs: sum((r) => r.timing.persistMs),
+      },
+      "licenses reconciled",
+    );
+    // Listeners (licensing alerts) see every reconciled app; a failing one never fails the reconcile.
+    for (const l of reconciledListeners)
+      await l(tenantId, results.map((r) => r.appId)).catch((err) =>
+        log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
+      );
     return results;
   }
 
@@ -282,7 +372,7 @@ export function createLicensesService(deps: LicensesDeps) {
   function batchesOf(tenantId: string, ops: OperationRow[]): Batch[] {
     const m = new Map<string, Batch>();
     for (const o of ops) {
-      if (o.kind === "registerUser") continue;
+      if (o.kind === "registerUser" || o.kind === "inviteUser") continue;
       const kind = o.kind as Batch["kind"];
       const k = `${o.token_id}|${kind}|${o.batch_id ?? ""}`;
       const b = m.get(k) ?? { tenantId, tokenId: o.token_id, kind, ops: [] };
@@ -294,19 +384,110 @@ export function createLicensesService(deps: LicensesDeps) {
     return [...m.values()].sort((a, b) => order[a.kind] - order[b.kind]);
   }
 
-  /** Registers the users the engine asked for (users/create) and records their Apple user rows. */
+  /** What Apple says of these clientUserIds now (the active row of each; retired rows stay at Apple). */
+  async function readAppleUsers(apple: AppleTokenClient, clientUserIds: readonly string[]): Promise<Map<string, AppleUser>> {
+    const wanted = new Set(clientUserIds);
+    const found = new Map<string, AppleUser>();
+    const keep = (u: AppleUser) => {
+      if (!wanted.has(u.clientUserId)) return;
+      const active = u.status === "Registered" || u.status === "Associated";
+      if (active || !found.has(u.clientUserId)) found.set(u.clientUserId, u);
+    };
+    if (wanted.size <= USER_LOOKUPS_MAX) {
+      for (const id of wanted) for (const u of (await apple.listUsers({ clientUserId: id })).users) keep(u);
+    } else {
+      await apple.walkUsers({}, { onPage: async (users: AppleUser[]) => users.forEach(keep) });
+    }
+    return found;
+  }
+
+  /**
+   * ENG-4, EUX-2: sends the invitation (notifications outbox: e-mail and webhook) to every one of these
+   * people whose Apple user is Registered with an invite code not invited yet. The message and the
+   * `invited_code` commit together, so a restarted worker never invites twice for the same code.
+   */
+  async function inviteUsers(tenantId: string, tokenId: string, userIds: readonly string[]): Promise<number> {
+    const rows = (await repo.appleUsersToInvite(tenantId, tokenId, userIds)).filter(
+      (r) => r.status === "Registered" && r.invite_code && r.invited_code !== r.invite_code,
+    );
+    if (rows.length === 0 || !deps.enqueueUserMessage) return 0;
+    const template = await deps.invitationTemplate?.();
+    if (!template) {
+      log().warn({ tenantId, tokenId }, "Apple's service config has no invitation link (urls.invitationEmail); invitations wait");
+      return 0;
+    }
+    const enqueue = deps.enqueueUserMessage;
+    for (let i = 0; i < rows.length; i += INVITE_CHUNK) {
+      const part = rows.slice(i, i + INVITE_CHUNK);
+      const at = new Date(now());
+      await db.transaction().execute(async (trx) => {
+        for (const r of part) {
+          const url = invitationUrlOf(template, r.invite_code as string);
+          await enqueue(trx, tenantId, {
+            userId: r.user_id as string,
+            kind: "appInvitation",
+            subject: "Accept your invitation to receive apps from your organization",
+            body:
+              `Hello ${r.display_name},\n\n` +
+              "Your organization assigns you apps and books through Apple's volume purchase program. " +
+              "To receive them, open this link on your device and sign in with your Apple Account:\n\n" +
+              `${url}\n\n` +
+              "Accepting links your Apple Account to your organization's program (Apple asks you to agree to its terms). " +
+              "Your organization does not see your Apple Account's personal data.",
+            data: { vppTokenId: tokenId, clientUserId: r.client_user_id, invitationUrl: url },
+          });
+          await repo.markInvited(trx, tenantId, tokenId, r.client_user_id, r.invite_code as string, url, at);
+        }
+      });
+    }
+    return rows.length;
+  }
+
+  /**
+   * The engine's Apple-user operations (ENG-4): `registerUser` creates the user at Apple (users/create;
+   * clientUserId = the person's id: one Apple user per person and token), reads its invite code back and
+   * invites it; `inviteUser` (Registered, not invited for its current code) reads and invites. Safe to
+   * run again after a crash: Apple refuses a second create of an active user (9716, read back like a
+   * success) and an invitation is keyed by its code.
+   */
   async function registerUsers(tenantId: string, ops: OperationRow[]) {
     const byToken = new Map<string, OperationRow[]>();
-    for (const o of ops) if (o.kind === "registerUser") byToken.set(o.token_id, [...(byToken.get(o.token_id) ?? []), o]);
+    for (const o of ops)
+      if (o.kind === "registerUser" || o.kind === "inviteUser") byToken.set(o.token_id, [...(byToken.get(o.token_id) ?? []), o]);
     for (const [tokenId, list] of byToken) {
       const apple = await tokens.appleFor(tenantId, tokenId);
-      const users = list.map((o) => ({ o, clientUserId: o.store_key ?? (o.holder_id as string) }));
-      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "sending", attempt: true }, new Date(now()));
-      const unique = [...new Map(users.map((u) => [u.clientUserId, u])).values()];
-      const r = await apple.createUsers(unique.map((u) => ({ clientUserId: u.clientUserId })));
-      for (const e of r.events) await apple.waitForEvent(e.eventId, { intervalsMs: [deps.eventPollMs] });
-      for (const u of unique) await repo.upsertAppleUser(tenantId, tokenId, u.o.holder_id as string, u.clientUserId, null);
-      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "done" }, new Date(now()));
+      const at = () => new Date(now());
+      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "sending", attempt: true }, at());
+      const clientIdOf = (o: OperationRow) => o.store_key ?? (o.holder_id as string);
+      const toCreate = [...new Set(list.filter((o) => o.kind === "registerUser").map(clientIdOf))];
+      const refused = new Map<string, number>();
+      if (toCreate.length > 0) {
+        const r = await apple.createUsers(toCreate.map((clientUserId) => ({ clientUserId })));
+        for (const e of r.events) {
+          const st = await apple.waitForEvent(e.eventId, { intervalsMs: [deps.eventPollMs] });
+          for (const f of st.failures ?? [])
+            for (const id of f.errorInfo?.clientUserIds ?? []) if (f.errorNumber !== 9716) refused.set(id, f.errorNumber);
+        }
+      }
+      // Read every user back: the invite code (Registered) or the association (Associated) is only there.
+      const known = await readAppleUsers(apple, [...new Set(list.map(clientIdOf))]);
+      const done: string[] = [];
+      const invite = new Set<string>();
+      const failed = new Map<string, string>();
+      for (const o of list) {
+        const id = clientIdOf(o);
+        const u = known.get(id);
+        if (refused.has(id)) failed.set(o.id, `Apple refused to register the user (error ${refused.get(id)})`);
+        else if (!u || u.status === "Retired" || u.status === "Deleted") failed.set(o.id, "Apple has no active user with this clientUserId");
+        if (failed.has(o.id) || !u) continue;
+        const user = { clientUserId: u.clientUserId, status: u.status, inviteCode: u.inviteCode ?? null, idHash: u.idHash ?? null, email: u.email ?? null };
+        await repo.upsertAppleUser(tenantId, tokenId, o.holder_id as string, user, at());
+        invite.add(o.holder_id as string);
+        done.push(o.id);
+      }
+      await inviteUsers(tenantId, tokenId, [...invite]);
+      await repo.markOperations(db, tenantId, done, { state: "done" }, at());
+      for (const [id, error] of failed) await repo.markOperations(db, tenantId, [id], { state: "failed", error }, at());
     }
   }
 
@@ -324,7 +505,7 @@ export function createLicensesService(deps: LicensesDeps) {
         if (interrupted.length === 0 && pending.length === 0) break;
         const touched = new Set<string>();
         if (interrupted.length > 0) {
-          await registerUsers(tenantId, interrupted.filter((o) => o.kind === "registerUser"));
+          await registerUsers(tenantId, interrupted);
           for (const b of batchesOf(tenantId, interrupted)) for (const a of await resumeBatch(b)) touched.add(a);
           handled += interrupted.length;
         } else {
@@ -347,21 +528,100 @@ export function createLicensesService(deps: LicensesDeps) {
 
   // ---------------------------------------------------------------- directory changes
 
+  /**
+   * The users and devices a batch of directory changes touched, when an incremental plan covers them:
+   * memberships of users and devices, users created, enabled or disabled, devices created, in small
+   * numbers. Nesting changes, deletions and primary-user changes (the previous links are not in the
+   * change record) are planned in full.
+   */
+  function incrementalChangeOf(changes: readonly { change_type: string; object_type: string; object_id: string }[]) {
+    const users = new Set<string>();
+    const devices = new Set<string>();
+    for (const c of changes) {
+      if (!INCREMENTAL_CHANGES.has(c.change_type) || (c.object_type !== "user" && c.object_type !== "device")) return null;
+      (c.object_type === "user" ? users : devices).add(c.object_id);
+    }
+    return users.size + devices.size <= INCREMENTAL_MAX_OBJECTS ? { users: [...users], devices: [...devices] } : null;
+  }
+
+  /**
+   * Incremental reconcile (ENG-8): reads only what the change needs (src/engine/slice.ts, in SQL) and
+   * re-plans the affected holders of each app with planAppIncremental; an app whose stored queue head
+   * is too short, or whose ledger disagrees with its counts, is planned in full instead.
+   */
+  async function reconcileIncremental(tenantId: string, appIds: readonly string[], changed: { users: string[]; devices: string[] }) {
+    if (appIds.length === 0) return;
+    const started = performance.now();
+    const at = now();
+    const apps = await repo.loadApps(db, tenantId, appIds);
+    const ix = buildDirectoryIndex(await repo.loadDirectorySlice(tenantId, changed));
+    const affected = affectedHolders(ix, changed);
+    const holders = { users: [...affected.users], devices: [...affected.devices] };
+    const userOps = await repo.openAppleUserOperations(tenantId);
+    const full: string[] = [];
+    let written = 0;
+    for (const app of apps) {
+      const engineApp = engineAppOf(app, await repo.externallyConsumed(tenantId, app));
+      const loaded = await repo.loadHoldingsOf(tenantId, app.id, holders);
+      const holdings = deps.adjustHoldings ? await deps.adjustHoldings(tenantId, app.id, loaded) : loaded;
+      const ledgerCounts = await repo.ledgerCounts(tenantId, app.id);
+      const head = await repo.queueHead(tenantId, app.id, queueHeadSize(capacityOf(engineApp), ledgerCounts.consuming, holders.users.length + holders.devices.length));
+      const { requests, installs } = await repo.loadInstallsOf(tenantId, app.id, holders.devices);
+      let plan: ReturnType<typeof planAppIncremental>;
+      try {
+        plan = planAppIncremental(
+          ix,
+          {
+            app: engineApp,
+            assignments: await repo.loadAssignments(tenantId, app.id),
+            holdings,
+            installRequests: requests,
+            installs,
+            changed,
+            ledgerCounts,
+            queue: head.rows,
+            queueComplete: head.complete,
+          },
+          { now: at, ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}) },
+        );
+      } catch (err) {
+        if (!(err instanceof EngineInputError)) throw err;
+        full.push(app.id);
+        continue;
+      }
+      written += (await persistPlan(tenantId, app, plan, userOps, at)).changed;
+    }
+    if (full.length > 0) await reconcileApps(tenantId, full);
+    log().info({ tenantId, apps: apps.length, fullPlans: full.length, changed: written, ms: Math.round(performance.now() - started) }, "licenses reconciled incrementally");
+    for (const l of reconciledListeners)
+      await l(tenantId, apps.map((a) => a.id).filter((id) => !full.includes(id))).catch((err) =>
+        log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
+      );
+  }
+
   async function processDirectoryChanges(tenantId: string): Promise<{ changes: number; apps: number }> {
     return serialized(tenantId, async () => {
+      const started = performance.now();
       const after = await repo.directoryCursor(tenantId);
       const changes = await repo.directoryChangesAfter(tenantId, after, 50_000);
       if (changes.length === 0) return { changes: 0, apps: 0 };
       const objects = [...new Set(changes.map((c) => c.object_id))];
       const groups = [...new Set(changes.map((c) => c.group_id).filter((g): g is string => g !== null))];
       const apps = await repo.affectedApps(tenantId, objects, groups);
-      await reconcileApps(tenantId, apps);
+      const changed = incrementalChangeOf(changes);
+      if (changed) await reconcileIncremental(tenantId, apps, changed);
+      else await reconcileApps(tenantId, apps);
       await repo.setDirectoryCursor(tenantId, Number(changes[changes.length - 1].seq));
+      log().info({ tenantId, changes: changes.length, apps: apps.length, ms: Math.round(performance.now() - started) }, "directory changes reconciled");
       return { changes: changes.length, apps: apps.length };
     });
   }
 
   return {
+    /** Runs `listener` after every reconcile with the apps planned (after their ledger rows are written). */
+    onReconciled(listener: (tenantId: string, appIds: string[]) => Promise<unknown>) {
+      reconciledListeners.push(listener);
+    },
     /** Plans one app and writes the plan (holdings, history, outbox) in chunks. */
     reconcileApp(tenantId: string, appId: string) {
       return serialized(tenantId, async () => (await reconcileApps(tenantId, [appId]))[0]);

@@ -9,7 +9,8 @@ export interface CommandInsert {
   id: string;
   appId: string;
   deviceId: string;
-  kind: "install" | "remove";
+  /** update (UPD-1): InstallApplication again for an installed app; the install state stays. */
+  kind: "install" | "remove" | "update";
   payload: Record<string, unknown>;
 }
 
@@ -17,7 +18,7 @@ export interface DueCommand {
   id: string;
   app_id: string;
   device_id: string;
-  kind: "install" | "remove";
+  kind: "install" | "remove" | "update";
   payload: unknown;
   attempts: number;
   serial_number: string | null;
@@ -114,6 +115,7 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
           values (${tenantId}, ${c.id}, ${c.appId}, ${c.deviceId}, ${c.kind}, ${JSON.stringify(c.payload)}::jsonb, 'pending', ${now}, ${now}, ${now})`.execute(
           trx,
         );
+        if (c.kind === "update") continue; // the app stays installed while the MDM updates it
         await sql`insert into install_states (tenant_id, app_id, device_id, state, since) values (${tenantId}, ${c.appId}, ${c.deviceId}, ${c.kind === "install" ? "installPending" : "removePending"}, ${now})
           on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since`.execute(
           trx,
@@ -199,6 +201,13 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
       return r.rows;
     },
 
+    /** Apps a RemoveApplication is outstanding for on this device (ENG-6). */
+    async removePendingApps(ex: Executor, tenantId: string, deviceId: string): Promise<string[]> {
+      const r = await sql<{ app_id: string }>`
+        select app_id from install_states where tenant_id = ${tenantId} and device_id = ${deviceId} and state = 'removePending'`.execute(ex);
+      return r.rows.map((x) => x.app_id);
+    },
+
     async installStatesOf(ex: Executor, tenantId: string, deviceId: string, appIds: readonly string[]) {
       if (appIds.length === 0) return [];
       const r = await sql<{ app_id: string; state: string }>`
@@ -220,10 +229,10 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
         on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since
         where install_states.state <> excluded.state`.execute(trx);
       // The MDM confirmed what the outstanding command asked for.
-      const kind = state === "installed" ? "install" : state === "removed" ? "remove" : null;
-      if (kind)
+      const kinds = state === "installed" ? ["install", "update"] : state === "removed" ? ["remove"] : [];
+      if (kinds.length > 0)
         await sql`update device_commands set state = 'acknowledged', updated_at = ${now}
-          where tenant_id = ${tenantId} and app_id = ${appId} and device_id = ${deviceId} and kind = ${kind} and state in ('pending', 'sent')`.execute(
+          where tenant_id = ${tenantId} and app_id = ${appId} and device_id = ${deviceId} and kind = any(${kinds}::text[]) and state in ('pending', 'sent')`.execute(
           trx,
         );
     },
@@ -240,6 +249,74 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
         await sql`insert into install_requests (tenant_id, app_id, device_id, user_id, requested_at) values (${tenantId}, ${appId}, ${deviceId}, ${userId}, ${now})
         on conflict (tenant_id, app_id, device_id) do nothing`.execute(trx);
       return Number(r.numAffectedRows ?? 0) > 0;
+    },
+
+    /** UPD-1: apps of the token whose store version differs from the one the bridge last acted on. */
+    async appsWithNewVersion(tenantId: string, tokenId: string) {
+      const r = await sql<{
+        id: string;
+        version: string;
+        update_seen_version: string | null;
+        display_name: string | null;
+        adam_id: string | null;
+        automatically_update_apps: boolean;
+      }>`
+        select a.id, a.version, a.update_seen_version, a.display_name, a.adam_id, t.automatically_update_apps
+        from apps a join vpp_tokens t on t.tenant_id = a.tenant_id and t.id = a.token_id
+        where a.tenant_id = ${tenantId} and a.token_id = ${tokenId} and a.product_type <> 'Book'
+          and a.version is not null and a.update_seen_version is distinct from a.version
+        order by a.seq`.execute(db);
+      return r.rows;
+    },
+
+    /** Records that the bridge acted on `version` (only if the app still has it: a newer one is acted on next). */
+    async markVersionSeen(ex: Executor, tenantId: string, appId: string, version: string): Promise<void> {
+      await sql`update apps set update_seen_version = ${version}
+        where tenant_id = ${tenantId} and id = ${appId} and version = ${version}`.execute(ex);
+    },
+
+    /** Installed devices of the app now read updateAvailable (UPD-1); returns how many changed. */
+    async markUpdateAvailable(
+      trx: Transaction<DB>,
+      tenantId: string,
+      appId: string,
+      deviceIds: readonly string[],
+      now: Date,
+    ): Promise<number> {
+      if (deviceIds.length === 0) return 0;
+      const r = await sql`update install_states set state = 'updateAvailable', since = ${now}
+        where tenant_id = ${tenantId} and app_id = ${appId} and device_id = any(${deviceIds as string[]}::uuid[]) and state = 'installed'`.execute(
+        trx,
+      );
+      return Number(r.numAffectedRows ?? 0);
+    },
+
+    async appVersion(ex: Executor, tenantId: string, appId: string): Promise<string | null> {
+      const r = await sql<{ version: string | null }>`
+        select version from apps where tenant_id = ${tenantId} and id = ${appId}`.execute(ex);
+      return r.rows[0]?.version ?? null;
+    },
+
+    /** Install state of the app on every device the bridge knows of (mobileApp deviceStatuses). */
+    async deviceStatuses(tenantId: string, appId: string) {
+      const r = await sql<{
+        device_id: string;
+        state: string;
+        since: Date;
+        device_name: string | null;
+        operating_system: string | null;
+        os_version: string | null;
+        user_principal_name: string | null;
+        user_display_name: string | null;
+      }>`
+        select s.device_id, s.state, s.since, d.device_name, d.operating_system, d.os_version,
+          u.user_principal_name, u.display_name as user_display_name
+        from install_states s
+        join devices d on d.tenant_id = s.tenant_id and d.id = s.device_id
+        left join users u on u.tenant_id = d.tenant_id and u.id = d.user_id
+        where s.tenant_id = ${tenantId} and s.app_id = ${appId}
+        order by d.device_name, s.device_id`.execute(db);
+      return r.rows;
     },
 
     async commandsOfDevice(tenantId: string, deviceId: string) {

@@ -73,6 +73,22 @@ export function registerMdmBridgeRoutes(app: App, deps: { mdmBridgeService: MdmB
       reply.status(202).send(await svc.requestAppInstall(ctxOf(req), req.params.id, req.body.mobileAppId)),
   );
   app.get(
+    "/deviceAppManagement/mobileApps/:id/deviceStatuses",
+    {
+      config: { access: "tokens.read" },
+      schema: {
+        tags,
+        summary:
+          "Install state of the app per device, as the MDM reported it (installState: installed, installPending, removePending, removed, failed, updateAvailable)",
+        params: IdParam,
+      },
+    },
+    async (req) => ({
+      "@odata.context": contextUrl(req, `deviceAppManagement/mobileApps('${req.params.id}')/deviceStatuses`),
+      value: await svc.deviceStatuses(ctxOf(req), req.params.id),
+    }),
+  );
+  app.get(
     "/deviceManagement/managedDevices/:id/appCommands",
     {
       config: { access: "directory.read" },

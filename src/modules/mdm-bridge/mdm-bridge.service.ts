@@ -4,19 +4,23 @@
 // is `assigned` (or for Uninstall), written to the device_commands outbox together with the device's
 // installPending/removePending state, and POSTed to the MDM webhook (ALLOT_MDM_WEBHOOK_URL or the
 // tenant's own), signed like notification webhooks and retried with backoff.
-import { engineAppOf } from "../licenses/licenses.mapping.ts";
+
 import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
   buildDirectoryIndex,
   type DeviceCommandOp,
+  type DirectoryIndex,
   planApp,
+  planAppUpdate,
 } from "../../engine/index.ts";
 import type { Ctx } from "../../http/context.ts";
 import { notFound } from "../../lib/errors.ts";
+import type { AlertInput } from "../alerts/alerts.service.ts";
 import type { AuditService } from "../audit/audit.service.ts";
-import type { LicensesRepository } from "../licenses/licenses.repository.ts";
+import { engineAppOf } from "../licenses/licenses.mapping.ts";
+import type { LedgerAppRow, LicensesRepository } from "../licenses/licenses.repository.ts";
 import { backoffMs, postSigned } from "../notifications/webhook-post.ts";
 import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository.ts";
 
@@ -56,11 +60,16 @@ export interface MdmBridgeDeps {
     body: string,
     data: Record<string, unknown>,
   ): Promise<unknown>;
+  /** Raises an administrator alert in the caller's transaction (alerts module; also notifies administrators). */
+  raiseAlert(ex: Transaction<DB>, tenantId: string, alert: AlertInput): Promise<unknown>;
   retryBaseMs: number;
   maxAttempts: number;
   now?: () => number;
+  /** ENG-6: how long an Uninstall waits for the MDM to report the app removed (the ledger then releases anyway). */
+  uninstallTimeoutMs?: number;
+  /** Plans the app's ledger again once `delayMs` has passed (a RemoveApplication's timeout runs out then). */
+  reconcileLater?(tenantId: string, appId: string, delayMs: number): Promise<unknown>;
 }
-
 
 /** Apple MDM command dictionaries. */
 export function installApplicationCommand(
@@ -87,6 +96,22 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
   const { db, mdmBridgeRepository: repo, licensesRepository: ledger } = deps;
   const now = () => new Date(deps.now?.() ?? Date.now());
 
+  /** The app's current plan, from the ledger and install states (what reconcile would compute). */
+  async function planOf(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex) {
+    const assignments = await ledger.loadAssignments(tenantId, app.id);
+    const { requests, installs } = await ledger.loadInstalls(tenantId, app.id);
+    const input = {
+      app: engineAppOf(app, await ledger.externallyConsumed(tenantId, app)),
+      assignments,
+      holdings: await ledger.loadHoldings(db, tenantId, app.id),
+      installRequests: requests,
+      installs,
+    };
+    const timeout =
+      deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {};
+    return { assignments, input, plan: planApp(ix, input, { now: now().getTime(), ...timeout }) };
+  }
+
   /** Plans the device commands of these apps from the ledger and writes them to the outbox. Returns commands written. */
   async function planCommands(tenantId: string, appIds: readonly string[]): Promise<number> {
     const apps = (await ledger.loadApps(db, tenantId, appIds)).filter((a) => a.product_type !== "Book");
@@ -103,19 +128,7 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     );
     let written = 0;
     for (const app of apps) {
-      const assignments = await ledger.loadAssignments(tenantId, app.id);
-      const { requests, installs } = await ledger.loadInstalls(tenantId, app.id);
-      const plan = planApp(
-        ix,
-        {
-          app: engineAppOf(app, await ledger.externallyConsumed(tenantId, app)),
-          assignments,
-          holdings: await ledger.loadHoldings(db, tenantId, app.id),
-          installRequests: requests,
-          installs,
-        },
-        { now: now().getTime() },
-      );
+      const { assignments, plan } = await planOf(tenantId, app, ix);
       const settingsOf = new Map(
         assignments.map((a) => [a.id, a.settings as unknown as Record<string, unknown>]),
       );
@@ -148,6 +161,14 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
         const part = cmds.slice(i, i + 2000);
         await db.transaction().execute((trx) => repo.insertCommands(trx, tenantId, part, now()));
       }
+      // Nothing else may happen to the app when the MDM never answers: plan it again when the
+      // RemoveApplication times out, so the license is released then (ENG-6).
+      if (
+        cmds.some((c) => c.kind === "remove") &&
+        deps.reconcileLater &&
+        deps.uninstallTimeoutMs !== undefined
+      )
+        await deps.reconcileLater(tenantId, app.id, deps.uninstallTimeoutMs + 1000);
       written += cmds.length;
     }
     return written;
@@ -183,6 +204,84 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     return n;
   }
 
+  /**
+   * UPD-1, after a sync recorded store versions: for each app of the token whose version moved since
+   * the bridge last looked, Required installs get an update command (when the token updates apps
+   * automatically, unless the assignment sets preventAutoAppUpdate — the engine's planAppUpdate),
+   * Available installs read updateAvailable and administrators are told. The first version an app
+   * ever gets is only recorded. Commands, states, the alert and the seen version commit together, so
+   * a crash before the commit is redone by the next sync and nothing is sent twice.
+   */
+  async function processNewVersions(tenantId: string, tokenId: string) {
+    const moved = await repo.appsWithNewVersion(tenantId, tokenId);
+    const result = { apps: 0, commands: 0, updateAvailable: 0 };
+    if (moved.length === 0) return result;
+    const first = moved.filter((m) => m.update_seen_version === null);
+    for (const m of first) await repo.markVersionSeen(db, tenantId, m.id, m.version);
+    const updated = moved.filter((m) => m.update_seen_version !== null);
+    if (updated.length === 0) return result;
+    const apps = new Map(
+      (
+        await ledger.loadApps(
+          db,
+          tenantId,
+          updated.map((m) => m.id),
+        )
+      ).map((a) => [a.id, a]),
+    );
+    const ix = buildDirectoryIndex(await ledger.loadDirectory(tenantId));
+    for (const m of updated) {
+      const app = apps.get(m.id);
+      if (!app) continue;
+      const { assignments, input, plan } = await planOf(tenantId, app, ix);
+      const up = planAppUpdate(ix, input, plan);
+      const settingsOf = new Map(
+        assignments.map((a) => [a.id, a.settings as unknown as Record<string, unknown>]),
+      );
+      const cmds: CommandInsert[] =
+        m.automatically_update_apps && m.adam_id
+          ? up.updateCommands.map((c) => {
+              const settings = settingsOf.get(c.assignmentId ?? "") ?? {};
+              return {
+                id: randomUUID(),
+                appId: m.id,
+                deviceId: c.deviceId,
+                kind: "update" as const,
+                payload: installApplicationCommand(m.adam_id as string, settings, {
+                  isRemovable: (settings.isRemovable as boolean | undefined) ?? true,
+                  preventManagedAppBackup: (settings.preventManagedAppBackup as boolean | undefined) ?? false,
+                  preventAutoAppUpdate: false,
+                }),
+              };
+            })
+          : [];
+      const name = m.display_name ?? "An app";
+      const at = now();
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < cmds.length; i += 2000)
+          await repo.insertCommands(trx, tenantId, cmds.slice(i, i + 2000), at);
+        const devices = [...new Set(up.updateAvailable.map((u) => u.deviceId))];
+        result.updateAvailable += await repo.markUpdateAvailable(trx, tenantId, m.id, devices, at);
+        if (up.notifyAdministrators)
+          await deps.raiseAlert(trx, tenantId, {
+            kind: "appNewVersion",
+            severity: "info",
+            title: `${name} ${m.version} is available`,
+            message:
+              `A new version of ${name} (${m.update_seen_version} → ${m.version}) is in the store. ` +
+              `It is assigned as Available: users install it themselves from the company portal, ` +
+              `which shows it as not up to date on ${devices.length} device(s) until they do.`,
+            resourceType: "microsoft.graph.iosVppApp",
+            resourceId: m.id,
+          });
+        await repo.markVersionSeen(trx, tenantId, m.id, m.version);
+      });
+      result.apps++;
+      result.commands += cmds.length;
+    }
+    return result;
+  }
+
   /** POSTs due commands to the MDM webhook. Returns commands attempted. */
   async function deliverDue(tenantId: string): Promise<number> {
     const due = await repo.dueCommands(tenantId, now(), 500);
@@ -200,7 +299,9 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
       const body = JSON.stringify({
         id: c.id,
         tenantId,
-        type: c.kind === "install" ? "installApplication" : "removeApplication",
+        type: c.kind === "remove" ? "removeApplication" : "installApplication",
+        // UPD-1: an InstallApplication for an app already on the device updates it.
+        ...(c.kind === "update" ? { update: true } : {}),
         deviceId: c.device_id,
         serialNumber: c.serial_number,
         operatingSystem: c.operating_system,
@@ -247,6 +348,7 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
 
   return {
     planCommands,
+    processNewVersions,
     processLedgerEvents,
     deliverDue,
     tenantsWithWork: () => repo.tenantsWithWork(now()),
@@ -281,6 +383,10 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
             adamId: a.adamId ?? null,
           });
       }
+      // ENG-6: an inventory without an app the MDM was told to remove confirms the removal.
+      const listed = new Set(resolved.map((r) => r.appId));
+      for (const appId of await repo.removePendingApps(db, ctx.tenantId, deviceId))
+        if (!listed.has(appId)) resolved.push({ appId, state: "removed", version: null, bundleId: null, adamId: null });
       const changed: string[] = [];
       await db.transaction().execute(async (trx) => {
         const before = new Map(
@@ -294,6 +400,14 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
           ).map((s) => [s.app_id, s.state]),
         );
         for (const r of resolved) {
+          // UPD-1: an inventory that still shows an older version than the store's keeps updateAvailable.
+          if (
+            r.state === "installed" &&
+            before.get(r.appId) === "updateAvailable" &&
+            r.version !== null &&
+            r.version !== (await repo.appVersion(trx, ctx.tenantId, r.appId))
+          )
+            r.state = "updateAvailable";
           await repo.setInstallState(trx, ctx.tenantId, r.appId, deviceId, r.state, now());
           if (before.get(r.appId) !== r.state) changed.push(r.appId);
         }
@@ -363,6 +477,23 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
       });
       await afterChange(ctx.tenantId, [app.id]);
       return { deviceId, mobileAppId: app.id, requestedDateTime: at.toISOString() };
+    },
+
+    /** mobileApp deviceStatuses: the app's install state per device (installState may read updateAvailable, UPD-1). */
+    async deviceStatuses(ctx: Ctx, appId: string) {
+      const app = uuidRe.test(appId) ? await repo.findApp(db, ctx.tenantId, appId) : undefined;
+      if (!app) throw notFound("mobileApp", appId);
+      return (await repo.deviceStatuses(ctx.tenantId, app.id)).map((r) => ({
+        id: `${app.id}_${r.device_id}`,
+        deviceId: r.device_id,
+        deviceName: r.device_name,
+        osVersion: r.os_version,
+        osDescription: r.operating_system,
+        userName: r.user_display_name,
+        userPrincipalName: r.user_principal_name,
+        installState: r.state,
+        lastSyncDateTime: iso(r.since),
+      }));
     },
 
     async deviceCommands(ctx: Ctx, deviceId: string) {

@@ -120,10 +120,12 @@ export function createNotificationsRepository(db: Kysely<DB>) {
       await sql`delete from webhook_subscriptions where tenant_id = ${tenantId} and id = ${id}`.execute(trx);
     },
 
+    /** Where a user's messages go: the mail address, else the UPN (an e-mail-shaped sign-in name). */
     async userMail(ex: Executor, tenantId: string, userId: string): Promise<string | null> {
       const r = await sql<{
         mail: string | null;
-      }>`select mail from users where tenant_id = ${tenantId} and id = ${userId}`.execute(ex);
+      }>`select coalesce(mail, case when user_principal_name like '%_@_%' then user_principal_name end) as mail
+         from users where tenant_id = ${tenantId} and id = ${userId}`.execute(ex);
       return r.rows[0]?.mail ?? null;
     },
 

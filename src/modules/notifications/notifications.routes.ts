@@ -121,7 +121,10 @@ export function registerNotificationsRoutes(app: App, deps: { notificationsServi
         tags,
         summary: "Delivery log of a subscription, newest first, with every attempt",
         params: IdParam,
-        querystring: Type.Object({ $top: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        // Query strings are not coerced (server.ts): digits, 1–1000.
+        querystring: Type.Object({
+          $top: Type.Optional(Type.String({ pattern: "^(1000|[1-9][0-9]{0,2})$", description: "1–1000, default 100" })),
+        }),
       },
     },
     async (req) => ({
@@ -129,7 +132,7 @@ export function registerNotificationsRoutes(app: App, deps: { notificationsServi
       value: await svc.listDeliveries(
         ctxOf(req),
         req.params.id,
-        (req.query as { $top?: number }).$top ?? 100,
+        req.query.$top === undefined ? 100 : Number(req.query.$top),
       ),
     }),
   );
