@@ -1,0 +1,242 @@
+// A table for lists of any size: rows are virtualized (only the visible ~30 are in the DOM, so
+// 10,000 rows scroll smoothly), headers are sort buttons with aria-sort, and the scroll area is
+// focusable so the keyboard can scroll it. Server-paged lists pass `onEndReached` to load the next
+// page (@odata.nextLink) as the end comes into view, and `onSortChange` to sort on the server.
+import { makeStyles, mergeClasses, Spinner, tokens } from "@fluentui/react-components";
+import { ArrowSortDownRegular, ArrowSortUpRegular } from "@fluentui/react-icons";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
+
+export interface Column<T> {
+  key: string;
+  header: string;
+  /** Cell content; default: String(row[key]). */
+  render?: (row: T) => ReactNode;
+  /** Value to sort by on the client; default row[key]. Set `sortable: false` to disable. */
+  sortValue?: (row: T) => string | number | null | undefined;
+  sortable?: boolean;
+  /** CSS width (e.g. "160px", "20%"); other columns share the rest. */
+  width?: string;
+  align?: "start" | "end";
+}
+
+export interface SortState {
+  key: string;
+  direction: "ascending" | "descending";
+}
+
+export interface DataTableProps<T> {
+  /** Accessible name of the table, e.g. "Apps and books". */
+  label: string;
+  columns: Column<T>[];
+  rows: readonly T[];
+  getRowId: (row: T) => string;
+  /** Controlled sort (server-side): the table only reports clicks. Without it, sorts on the client. */
+  sort?: SortState;
+  onSortChange?: (sort: SortState) => void;
+  defaultSort?: SortState;
+  onRowClick?: (row: T) => void;
+  /** Called when the last rows come into view (load the next page). */
+  onEndReached?: () => void;
+  loadingMore?: boolean;
+  /** Shown instead of the table when there are no rows. */
+  empty?: ReactNode;
+  /** Height of the scroll area (default: up to 70vh). */
+  height?: string;
+  rowHeight?: number;
+}
+
+const useStyles = makeStyles({
+  scroller: {
+    overflow: "auto",
+    maxHeight: "70vh",
+    border: `1px solid ${tokens.colorNeutralStroke2}`,
+    borderRadius: tokens.borderRadiusMedium,
+    backgroundColor: tokens.colorNeutralBackground1,
+    ":focus-visible": { outline: `2px solid ${tokens.colorStrokeFocus2}`, outlineOffset: "2px" },
+  },
+  table: {
+    width: "100%",
+    borderCollapse: "collapse",
+    tableLayout: "fixed",
+    fontSize: tokens.fontSizeBase300,
+  },
+  th: {
+    position: "sticky",
+    top: 0,
+    zIndex: 1,
+    backgroundColor: tokens.colorNeutralBackground3,
+    textAlign: "start",
+    fontWeight: tokens.fontWeightSemibold,
+    padding: "0 8px",
+    height: "36px",
+    borderBottom: `1px solid ${tokens.colorNeutralStroke1}`,
+  },
+  sortButton: {
+    background: "none",
+    border: "none",
+    padding: 0,
+    color: "inherit",
+    cursor: "pointer",
+    display: "inline-flex",
+    alignItems: "center",
+    gap: "4px",
+    font: "inherit",
+    fontWeight: tokens.fontWeightSemibold,
+    borderRadius: tokens.borderRadiusSmall,
+    ":focus-visible": { outline: `2px solid ${tokens.colorStrokeFocus2}`, outlineOffset: "1px" },
+    ":hover": { color: tokens.colorBrandForeground1 },
+  },
+  td: {
+    padding: "0 8px",
+    borderBottom: `1px solid ${tokens.colorNeutralStroke3}`,
+    overflow: "hidden",
+    textOverflow: "ellipsis",
+    whiteSpace: "nowrap",
+  },
+  row: { ":hover": { backgroundColor: tokens.colorNeutralBackground1Hover } },
+  clickable: { cursor: "pointer" },
+  end: { textAlign: "end" },
+  more: { padding: "8px" },
+});
+
+function compare(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === null || a === undefined || a === "") return 1;
+  if (b === null || b === undefined || b === "") return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
+}
+
+export function DataTable<T>(props: DataTableProps<T>) {
+  const s = useStyles();
+  const { columns, rows, rowHeight = 40 } = props;
+  const [localSort, setLocalSort] = useState<SortState | undefined>(props.defaultSort);
+  const sort = props.sort ?? localSort;
+  const serverSorted = !!props.onSortChange;
+
+  const sorted = useMemo(() => {
+    if (!sort || serverSorted) return rows;
+    const col = columns.find((c) => c.key === sort.key);
+    if (!col) return rows;
+    const value =
+      col.sortValue ?? ((r: T) => (r as Record<string, unknown>)[col.key] as string | number | undefined);
+    const dir = sort.direction === "ascending" ? 1 : -1;
+    return [...rows].sort((a, b) => dir * compare(value(a), value(b)));
+  }, [rows, sort, columns, serverSorted]);
+
+  const scrollRef = useRef<HTMLElement>(null);
+  const virtualizer = useVirtualizer({
+    count: sorted.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 10,
+  });
+  const items = virtualizer.getVirtualItems();
+  const last = items.at(-1)?.index ?? -1;
+
+  const { onEndReached, loadingMore } = props;
+  useEffect(() => {
+    if (onEndReached && !loadingMore && sorted.length > 0 && last >= sorted.length - 5) onEndReached();
+  }, [last, sorted.length, onEndReached, loadingMore]);
+
+  if (rows.length === 0 && props.empty) return <>{props.empty}</>;
+
+  const clickSort = (key: string) => {
+    const next: SortState =
+      sort?.key === key && sort.direction === "ascending"
+        ? { key, direction: "descending" }
+        : { key, direction: "ascending" };
+    if (props.onSortChange) props.onSortChange(next);
+    else setLocalSort(next);
+  };
+
+  const padTop = items[0]?.start ?? 0;
+  const padBottom = items.length ? virtualizer.getTotalSize() - (items.at(-1)?.end ?? 0) : 0;
+
+  return (
+    // The scroll area is a focusable <section> so the keyboard can scroll it (WCAG 2.1.1).
+    <section
+      ref={scrollRef}
+      className={s.scroller}
+      style={props.height ? { maxHeight: props.height, height: props.height } : undefined}
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable to scroll by keyboard
+      tabIndex={0}
+      aria-label={`${props.label} (${sorted.length.toLocaleString()} rows)`}
+    >
+      <table className={s.table} aria-label={props.label} aria-rowcount={sorted.length + 1}>
+        <thead>
+          <tr aria-rowindex={1}>
+            {columns.map((c) => {
+              const sortable = c.sortable !== false;
+              const active = sort?.key === c.key;
+              return (
+                <th
+                  key={c.key}
+                  scope="col"
+                  className={mergeClasses(s.th, c.align === "end" && s.end)}
+                  style={c.width ? { width: c.width } : undefined}
+                  aria-sort={active ? sort.direction : sortable ? "none" : undefined}
+                >
+                  {sortable ? (
+                    <button
+                      type="button"
+                      className={s.sortButton}
+                      onClick={() => clickSort(c.key)}
+                      title={`Sort by ${c.header}`}
+                    >
+                      {c.header}
+                      {active &&
+                        (sort.direction === "ascending" ? (
+                          <ArrowSortUpRegular aria-hidden />
+                        ) : (
+                          <ArrowSortDownRegular aria-hidden />
+                        ))}
+                    </button>
+                  ) : (
+                    c.header
+                  )}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {padTop > 0 && (
+            <tr aria-hidden style={{ height: padTop }}>
+              <td colSpan={columns.length} />
+            </tr>
+          )}
+          {items.map((vi) => {
+            const row = sorted[vi.index];
+            return (
+              <tr
+                key={props.getRowId(row)}
+                aria-rowindex={vi.index + 2}
+                className={mergeClasses(s.row, props.onRowClick && s.clickable)}
+                style={{ height: rowHeight }}
+                onClick={props.onRowClick ? () => props.onRowClick?.(row) : undefined}
+              >
+                {columns.map((c) => (
+                  <td key={c.key} className={mergeClasses(s.td, c.align === "end" && s.end)}>
+                    {c.render ? c.render(row) : String((row as Record<string, unknown>)[c.key] ?? "")}
+                  </td>
+                ))}
+              </tr>
+            );
+          })}
+          {padBottom > 0 && (
+            <tr aria-hidden style={{ height: padBottom }}>
+              <td colSpan={columns.length} />
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {props.loadingMore && (
+        <div className={s.more}>
+          <Spinner size="tiny" label="Loading more…" />
+        </div>
+      )}
+    </section>
+  );
+}
