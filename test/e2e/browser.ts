@@ -52,7 +52,10 @@ export async function checkAccessibility(page: Page, name: string): Promise<void
   const violations = await page.evaluate(async () => {
     const g = globalThis as any;
     const axe = g.axe;
-    const r = await axe.run(g.document, {
+    // Fluent UI's focus manager (tabster) puts aria-hidden, focusable <i data-tabster-dummy> sentinels
+    // around focus scopes; they hand focus on at once and are never read out, so axe's
+    // aria-hidden-focus on them is a known false positive. Everything else is checked.
+    const r = await axe.run({ exclude: [["[data-tabster-dummy]"]] }, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
     });
     return r.violations.map(

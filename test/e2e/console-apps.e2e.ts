@@ -204,7 +204,7 @@ describe("console: VPP tokens and apps", () => {
   it("revokes one device's license", async () => {
     const table = page.getByRole("table", { name: "License states of Keynote" });
     await table.getByRole("button", { name: "Revoke the license of Sales iPad 1" }).click();
-    const dialog = page.getByRole("dialog");
+    const dialog = page.getByRole("alertdialog");
     await dialog.getByLabel("Notify the managed device").check();
     await dialog.getByRole("button", { name: "Revoke license" }).click();
     await dialog.waitFor({ state: "detached" });

@@ -80,8 +80,18 @@ export default function AppDetail({ id }: { id: string }) {
   const [search, setSearch] = useState("");
   const [notice, setNotice] = useState<string | null>(null);
 
+  // After a change made here (assignments saved, a revoke), the reconcile and Apple's answer arrive
+  // in the background within seconds: poll quickly for a minute, then slowly.
+  const [liveUntil, setLiveUntil] = useState(0);
+  const goLive = () => setLiveUntil(Date.now() + 60_000);
+  const pendingNow = (): boolean =>
+    !!qc
+      .getQueryData<Holding[]>(["storeApp", id, "holdings"])
+      ?.some((h) => h.state === "pendingAssign" || h.state === "pendingRelease");
+  const interval = () => (pendingNow() || Date.now() < liveUntil ? 2000 : 30_000);
   const appQ = useQuery({
     queryKey: ["storeApp", id],
+    refetchInterval: interval,
     queryFn: () =>
       api<StoreApp>(`${APPS_PATH}/${id}`).catch(async (err) => {
         // Books live under managedEBooks.
@@ -104,9 +114,7 @@ export default function AppDetail({ id }: { id: string }) {
     queryKey: ["storeApp", id, "holdings"],
     enabled: !!app && !isBook,
     queryFn: () => getAll<Holding>(`${APPS_PATH}/${id}/licenseHoldings`),
-    // Pending work settles at Apple in the background: keep the states live while any is pending.
-    refetchInterval: (q) =>
-      q.state.data?.some((h) => h.state === "pendingAssign" || h.state === "pendingRelease") ? 2000 : false,
+    refetchInterval: interval,
   });
   const groupsQ = useQuery({
     queryKey: ["groups", "picker"],
@@ -358,6 +366,7 @@ export default function AppDetail({ id }: { id: string }) {
           current={assignQ.data ?? []}
           knownNames={knownNames}
           onClose={() => setEditing(false)}
+          onSaved={goLive}
         />
       )}
       <ConfirmDialog
@@ -372,6 +381,7 @@ export default function AppDetail({ id }: { id: string }) {
             body: { notifyManagedDevices: notify },
           });
           setNotice(`Revoking all ${c.used} licenses of ${app.displayName} at Apple.`);
+          goLive();
           await qc.invalidateQueries({ queryKey: ["storeApp", id] });
         }}
       >
@@ -402,6 +412,7 @@ export default function AppDetail({ id }: { id: string }) {
             },
           });
           setNotice(`Revoking the license of ${revokeOne.displayName ?? revokeOne.holderId}.`);
+          goLive();
           await qc.invalidateQueries({ queryKey: ["storeApp", id] });
         }}
       >

@@ -110,6 +110,8 @@ export function AssignmentEditor(props: {
   current: Assignment[];
   knownNames: Map<string, string>;
   onClose: () => void;
+  /** Called once the assignments are saved (before the dialog closes). */
+  onSaved?: () => void;
 }) {
   const s = useStyles();
   const qc = useQueryClient();
@@ -173,6 +175,7 @@ export function AssignmentEditor(props: {
     setError(null);
     try {
       await api(`${APPS_PATH}/${app.id}/assign`, { method: "POST", body: assignBody(app, list) });
+      props.onSaved?.();
       await qc.invalidateQueries();
       props.onClose();
     } catch (err) {
