@@ -49,4 +49,9 @@ if (!existsSync(vite)) {
   process.exit(1);
 }
 console.log("Building the web console (web/dist)…");
-execFileSync(process.execPath, [vite, "build", "--config", join(web, "vite.config.ts"), "--logLevel", "warn"], { cwd: root, stdio: "inherit" });
+// NODE_ENV=production whoever calls (vitest sets "test", which would give React's development build).
+execFileSync(process.execPath, [vite, "build", "--config", join(web, "vite.config.ts"), "--logLevel", "warn"], {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, NODE_ENV: "production" },
+});

@@ -118,7 +118,7 @@ function AppRegistrations() {
                 <Button
                   size="small"
                   onClick={() => setRotate(a)}
-                  aria-label={`Rotate the secret of ${a.displayName}`}
+                  aria-label={`Rotate secret of ${a.displayName}`}
                 >
                   Rotate secret
                 </Button>
