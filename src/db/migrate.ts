@@ -12,6 +12,7 @@ import * as notifications from "./migrations/2026_11_21_0032_notifications.ts";
 import * as revocation from "./migrations/2026_11_21_0033_revocation.ts";
 import * as appleUserInvitations from "./migrations/2026_11_21_0035_apple_user_invitations.ts";
 import * as appUpdatesAlerts from "./migrations/2026_11_21_0036_app_updates_alerts.ts";
+import * as licenseHistoryIndex from "./migrations/2026_11_21_0037_license_history_index.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0033_revocation": revocation,
   "2026_11_21_0035_apple_user_invitations": appleUserInvitations,
   "2026_11_21_0036_app_updates_alerts": appUpdatesAlerts,
+  "2026_11_21_0037_license_history_index": licenseHistoryIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -32,7 +34,10 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
-  if (error) throw new Error(`Database migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  if (error)
+    throw new Error(`Database migration failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 

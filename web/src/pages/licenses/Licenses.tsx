@@ -1,5 +1,5 @@
 // Licenses and reports: utilization per (token, app), the waitlist, licenses held outside Allot
-// (untracked), and license history (who held which license when, from the latest license events).
+// (untracked), and license history (who held an app's license when: LicenseHistory.tsx, server-paged).
 // Every report exports CSV.
 import { Field, Input, Select, Tab, TabList } from "@fluentui/react-components";
 import { DataBarVerticalRegular } from "@fluentui/react-icons";
@@ -13,7 +13,8 @@ import { EmptyState } from "../../components/EmptyState.tsx";
 import { ErrorBar } from "../../components/ErrorBar.tsx";
 import { PageHeader } from "../../components/PageHeader.tsx";
 import { UsageBar } from "../../components/UsageBar.tsx";
-import { Toolbar, when } from "../users/serverList.tsx";
+import { Toolbar } from "../users/serverList.tsx";
+import { LicenseHistory } from "./LicenseHistory.tsx";
 
 interface StoreApp {
   id: string;
@@ -32,20 +33,11 @@ interface VppToken {
   displayName?: string;
   organizationName?: string;
 }
-interface LicenseEvent {
-  appId: string;
-  appDisplayName: string | null;
-  holderType: string;
-  holderId: string;
-  fromState: string | null;
-  toState: string;
-  reason: string | null;
-  occurredDateTime: string;
-}
 interface Summary {
   waitingCount: number;
   waitingByApp: { appId: string; displayName: string | null; waitingCount: number }[];
-  recentLicenseEvents: LicenseEvent[];
+  /** Only the latest one: its app is the history tab's first pick. */
+  recentLicenseEvents: { appId: string }[];
 }
 
 type Row = StoreApp & { token: string; waiting: number };
@@ -72,7 +64,7 @@ export default function Licenses() {
   });
   const summary = useQuery({
     queryKey: ["licenses", "summary"],
-    queryFn: () => api<Summary>("/beta/console/summary?events=100"),
+    queryFn: () => api<Summary>("/beta/console/summary?events=1"),
   });
   const tokenName = useMemo(() => {
     const m = new Map((tokens.data ?? []).map((t) => [t.id, t.displayName || t.organizationName || t.id]));
@@ -133,10 +125,6 @@ export default function Licenses() {
 
   const waitRows = rows.filter((r) => r.waiting > 0).sort((a, b) => b.waiting - a.waiting);
   const untrackedRows = rows.filter((r) => (r.untrackedLicenseCount ?? 0) > 0);
-  const [historyApp, setHistoryApp] = useState("");
-  const events = (summary.data?.recentLicenseEvents ?? []).filter(
-    (e) => !historyApp || e.appId === historyApp,
-  );
 
   const error = apps.error ?? tokens.error ?? summary.error;
   const loading = apps.isLoading || summary.isLoading;
@@ -263,84 +251,11 @@ export default function Licenses() {
         />
       )}
       {tab === "history" && (
-        <>
-          <Toolbar count={events.length}>
-            <Field label="App">
-              <Select value={historyApp} onChange={(_, d) => setHistoryApp(d.value)}>
-                <option value="">All apps</option>
-                {[
-                  ...new Map(
-                    (summary.data?.recentLicenseEvents ?? []).map((e) => [
-                      e.appId,
-                      e.appDisplayName ?? e.appId,
-                    ]),
-                  ),
-                ].map(([id, name]) => (
-                  <option key={id} value={id}>
-                    {name}
-                  </option>
-                ))}
-              </Select>
-            </Field>
-            <CsvExportButton
-              fileName="license-history.csv"
-              build={() =>
-                csv(
-                  events,
-                  [
-                    "occurredDateTime",
-                    "appDisplayName",
-                    "holderType",
-                    "holderId",
-                    "fromState",
-                    "toState",
-                    "reason",
-                    "appId",
-                  ].map((k) => ({ key: k, header: k })),
-                  "license-history.csv",
-                )
-              }
-            />
-          </Toolbar>
-          <DataTable<LicenseEvent>
-            label="License history"
-            rows={events}
-            getRowId={(e) => `${e.occurredDateTime}-${e.appId}-${e.holderId}-${e.toState}`}
-            defaultSort={{ key: "occurredDateTime", direction: "descending" }}
-            columns={[
-              {
-                key: "occurredDateTime",
-                header: "When",
-                width: "190px",
-                render: (e) => when(e.occurredDateTime),
-              },
-              { key: "appDisplayName", header: "App" },
-              {
-                key: "holderId",
-                header: "Holder",
-                render: (e) => (
-                  <Link
-                    href={e.holderType === "device" ? `~/devices/${e.holderId}` : `~/users/${e.holderId}`}
-                  >{`${e.holderType} ${e.holderId.slice(0, 8)}…`}</Link>
-                ),
-              },
-              {
-                key: "change",
-                header: "Change",
-                sortValue: (e) => e.toState,
-                render: (e) => `${e.fromState ?? "—"} → ${e.toState}`,
-              },
-              { key: "reason", header: "Reason" },
-            ]}
-            empty={
-              <EmptyState title={loading ? "Loading…" : "No license events yet"}>
-                {loading
-                  ? null
-                  : "License events (assigned, waiting, released, revoked) appear here after assignments are applied."}
-              </EmptyState>
-            }
-          />
-        </>
+        <LicenseHistory
+          apps={apps.data ?? []}
+          defaultAppId={summary.data?.recentLicenseEvents[0]?.appId}
+          loading={apps.isLoading}
+        />
       )}
     </>
   );

@@ -1,101 +1,112 @@
-// Licenses a user or device holds now: the VPP apps with licenses in use, each app's
-// assignedLicenses filtered to this holder, with revoke (revokeUserLicense / revokeDeviceLicense).
+// Licenses a user or device holds: one read of the ledger (GET /beta/users/{id}/licenseHoldings or
+// /beta/deviceManagement/managedDevices/{id}/licenseHoldings) — licensed, pending, waiting and failed
+// holdings with the reason; released ones on request — with revoke (revokeUserLicense /
+// revokeDeviceLicense) for the licenses that consume one.
 import { Button, Checkbox } from "@fluentui/react-components";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, getAll } from "../../api/client.ts";
+import { Link } from "wouter";
+import { api } from "../../api/client.ts";
 import { useCan } from "../../api/session.ts";
 import { ConfirmDialog } from "../../components/ConfirmDialog.tsx";
 import { DataTable } from "../../components/DataTable.tsx";
 import { EmptyState } from "../../components/EmptyState.tsx";
 import { ErrorBar } from "../../components/ErrorBar.tsx";
+import { StateBadge } from "../../components/StateBadge.tsx";
+import { reasonText } from "../apps/appModel.ts";
+import { when } from "./serverList.tsx";
 
-interface App {
-  id: string;
-  displayName: string;
-  usedLicenseCount?: number;
-}
-interface Held {
+export interface HolderHolding {
   appId: string;
-  appName: string;
-  kind: "user" | "device";
-  userPrincipalName?: string;
-  deviceName?: string;
+  appDisplayName: string | null;
+  /** iosVppApp, macOsVppApp, iosVppEBook… */
+  appType: string;
+  holderType: "user" | "device";
+  holderId: string;
+  licenseType: "user" | "device";
+  state: string;
+  reason: string | null;
+  sinceDateTime: string;
+  waitingSinceDateTime: string | null;
 }
-interface AssignedLicense {
-  "@odata.type": string;
-  id: string;
-  userId: string | null;
-  userPrincipalName: string | null;
-  managedDeviceId?: string;
-  deviceName?: string;
+
+/** Holdings that consume a license at Apple (or are about to): these can be revoked. */
+const consuming = (h: HolderHolding) => ["assigned", "pendingAssign"].includes(h.state);
+const isBook = (h: HolderHolding) => h.appType.toLowerCase().includes("ebook");
+const ALL_STATES =
+  "state in ('assigned', 'pendingAssign', 'pendingRelease', 'waiting', 'failed', 'released')";
+
+export function holdingsPath(holder: "user" | "device", id: string, withReleased = false): string {
+  const base =
+    holder === "user"
+      ? `/beta/users/${encodeURIComponent(id)}/licenseHoldings`
+      : `/beta/deviceManagement/managedDevices/${encodeURIComponent(id)}/licenseHoldings`;
+  return withReleased ? `${base}?$filter=${encodeURIComponent(ALL_STATES)}` : base;
 }
 
 export function HolderLicenses(props: { holder: "user" | "device"; id: string; name: string }) {
   const canRevoke = useCan("licenses.revoke");
   const qc = useQueryClient();
-  const [revoking, setRevoking] = useState<Held | null>(null);
+  const [revoking, setRevoking] = useState<HolderHolding | null>(null);
   const [notify, setNotify] = useState(false);
+  const [withReleased, setWithReleased] = useState(false);
   const q = useQuery({
-    queryKey: ["holderLicenses", props.holder, props.id],
-    queryFn: async (): Promise<Held[]> => {
-      // Apps with licenses in use only; each app's holdings are one small read.
-      const apps = await getAll<App>(
-        "/beta/deviceAppManagement/mobileApps/microsoft.graph.iosVppApp?$filter=usedLicenseCount gt 0&$top=100",
-        { limit: 500 },
-      );
-      const out: Held[] = [];
-      await Promise.all(
-        apps.map(async (a) => {
-          const r = await api<{ value: AssignedLicense[] }>(
-            `/beta/deviceAppManagement/mobileApps/${a.id}/microsoft.graph.iosVppApp/assignedLicenses`,
-          );
-          for (const l of r.value) {
-            const device = l["@odata.type"].endsWith("DeviceLicense");
-            const mine =
-              props.holder === "device"
-                ? device && l.managedDeviceId === props.id
-                : !device && l.userId === props.id;
-            if (mine)
-              out.push({
-                appId: a.id,
-                appName: a.displayName,
-                kind: device ? "device" : "user",
-                userPrincipalName: l.userPrincipalName ?? undefined,
-                deviceName: l.deviceName,
-              });
-          }
-        }),
-      );
-      return out.sort((x, y) => x.appName.localeCompare(y.appName));
-    },
+    queryKey: ["holderLicenses", props.holder, props.id, withReleased],
+    queryFn: () => api<{ value: HolderHolding[] }>(holdingsPath(props.holder, props.id, withReleased)),
+    select: (r) => r.value,
   });
+  const name = (h: HolderHolding) => h.appDisplayName ?? h.appId;
   if (q.error) return <ErrorBar error={q.error} onRetry={() => q.refetch()} />;
   return (
     <>
-      <DataTable<Held>
+      <Checkbox
+        label="Show released licenses"
+        checked={withReleased}
+        onChange={(_, d) => setWithReleased(!!d.checked)}
+      />
+      <DataTable<HolderHolding>
         label={`Licenses held by ${props.name}`}
         height="240px"
         rows={q.data ?? []}
         getRowId={(r) => r.appId}
         columns={[
-          { key: "appName", header: "App" },
           {
-            key: "kind",
+            key: "appDisplayName",
+            header: "App",
+            sortValue: (r) => name(r).toLowerCase(),
+            render: (r) => <Link href={`~/apps/${r.appId}`}>{name(r)}</Link>,
+          },
+          {
+            key: "licenseType",
             header: "License type",
-            render: (r) => (r.kind === "user" ? "User license" : "Device license"),
+            width: "120px",
+            render: (r) => (r.licenseType === "user" ? "User license" : "Device license"),
+          },
+          { key: "state", header: "State", width: "110px", render: (r) => <StateBadge state={r.state} /> },
+          {
+            key: "reason",
+            header: "Why",
+            sortValue: (r) => r.reason ?? "",
+            render: (r) => reasonText(r.reason) || "—",
+          },
+          {
+            key: "sinceDateTime",
+            header: "Since",
+            width: "170px",
+            render: (r) => when(r.sinceDateTime),
           },
           {
             key: "actions",
             header: "Actions",
             sortable: false,
-            width: "140px",
+            width: "110px",
             render: (r) =>
-              canRevoke ? (
+              consuming(r) && !isBook(r) ? (
                 <Button
                   size="small"
+                  disabled={!canRevoke}
                   onClick={() => setRevoking(r)}
-                  aria-label={`Revoke ${r.appName} license`}
+                  aria-label={`Revoke ${name(r)} license`}
                 >
                   Revoke
                 </Button>
@@ -108,13 +119,13 @@ export function HolderLicenses(props: { holder: "user" | "device"; id: string; n
           <EmptyState title={q.isLoading ? "Loading licenses…" : "No licenses held"}>
             {q.isLoading
               ? null
-              : `${props.name} holds no VPP license. Assign an app to a group ${props.holder === "user" ? "this user" : "this device"} belongs to, from Apps and books.`}
+              : `${props.name} holds no VPP license and waits for none. Assign an app to a group ${props.holder === "user" ? "this user" : "this device"} belongs to, from Apps and books.`}
           </EmptyState>
         }
       />
       <ConfirmDialog
         open={!!revoking}
-        title={`Revoke the ${revoking?.appName ?? ""} license?`}
+        title={`Revoke the ${revoking ? name(revoking) : ""} license?`}
         confirmLabel="Revoke license"
         destructive
         onClose={() => setRevoking(null)}
