@@ -185,8 +185,50 @@ describe("console: VPP tokens and apps", () => {
     ).toBe(2);
   }, 240_000);
 
+  it("the dashboard, the reports and a device's page show the ledger: waitlist, history, licenses held", async () => {
+    const nav = page.getByRole("navigation", { name: "Console" });
+    await nav.getByRole("link", { name: "Dashboard" }).click();
+    await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    const figures = page.getByRole("region", { name: "Key figures" });
+    await expect.poll(() => figures.textContent(), { timeout: 30_000 }).toMatch(/Waitlist\s*2(?!\d)/);
+    await expect.poll(() => figures.textContent()).toMatch(/Running out or oversubscribed\s*1(?!\d)/);
+    await checkAccessibility(page, "dashboard with data");
+    await page.screenshot({ path: join(RESULTS_DIR, "dashboard-data.png"), fullPage: true });
+
+    await nav.getByRole("link", { name: "Licenses and reports" }).click();
+    await page.getByRole("tab", { name: "Waitlist (2)" }).click();
+    await page.getByRole("table", { name: "Waitlist by app" }).getByText("Keynote").waitFor();
+    await checkAccessibility(page, "waitlist");
+    await page.getByRole("tab", { name: "License history" }).click();
+    const history = page.getByRole("table", { name: "License history" });
+    await history.getByText("Sales iPad 1").first().waitFor({ timeout: 30_000 });
+    await checkAccessibility(page, "license history");
+    await page.screenshot({ path: join(RESULTS_DIR, "license-history.png"), fullPage: true });
+
+    await nav.getByRole("link", { name: "Devices" }).click();
+    await page.getByRole("link", { name: "Sales iPad 3" }).click();
+    const held = page.getByRole("table", { name: /^Licenses held by / });
+    await held.getByText("Keynote").waitFor({ timeout: 30_000 });
+    await held.getByText("Waiting", { exact: true }).waitFor();
+    await checkAccessibility(page, "device detail");
+    await page.screenshot({ path: join(RESULTS_DIR, "device-detail.png"), fullPage: true });
+  }, 240_000);
+
+  it("buying licenses at Apple shrinks the waitlist without a sync (ASSET_COUNT)", async () => {
+    await s.emu.control.purchase(uId, { adamId: ADAM, count: 1 });
+    await page
+      .getByRole("navigation", { name: "Console" })
+      .getByRole("link", { name: "Apps and books" })
+      .click();
+    await page.getByRole("table", { name: "Apps and books" }).getByRole("link", { name: "Keynote" }).click();
+    await expect.poll(usage, { timeout: 30_000 }).toBe("3 of 3 used");
+    await expect.poll(() => badges("Waiting"), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => badges("Licensed"), { timeout: 30_000 }).toBe(3);
+  }, 240_000);
+
   it("buying licenses at Apple and syncing shrinks the waitlist", async () => {
     await s.emu.control.purchase(uId, { adamId: ADAM, count: 1 });
+    // Sync now (the token page's progress), then the app: the last waiting device is served.
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "VPP tokens" }).click();
     const table = page.getByRole("table", { name: "VPP tokens" });
     await table.getByRole("button", { name: "Sync now" }).click();
@@ -196,9 +238,9 @@ describe("console: VPP tokens and apps", () => {
       .getByRole("link", { name: "Apps and books" })
       .click();
     await page.getByRole("table", { name: "Apps and books" }).getByRole("link", { name: "Keynote" }).click();
-    await expect.poll(usage, { timeout: 30_000 }).toBe("3 of 3 used");
-    await expect.poll(() => badges("Waiting"), { timeout: 30_000 }).toBe(1);
-    await expect.poll(() => badges("Licensed"), { timeout: 30_000 }).toBe(3);
+    await expect.poll(usage, { timeout: 30_000 }).toBe("4 of 4 used");
+    await expect.poll(() => badges("Waiting"), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => badges("Licensed"), { timeout: 30_000 }).toBe(4);
   }, 240_000);
 
   it("revokes one device's license", async () => {
@@ -216,7 +258,7 @@ describe("console: VPP tokens and apps", () => {
         { timeout: 30_000 },
       )
       .not.toContain("SALES0");
-    await expect.poll(() => badges("Licensed"), { timeout: 30_000 }).toBeLessThan(3);
+    await expect.poll(() => badges("Licensed"), { timeout: 30_000 }).toBeLessThan(4);
   }, 240_000);
 
   it("deletes the token after the TOK-7 warning", async () => {

@@ -19,7 +19,7 @@ import {
 } from "@fluentui/react-components";
 import { ArrowLeftRegular, DeleteRegular, EditRegular, SearchRegular } from "@fluentui/react-icons";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link } from "wouter";
 import { api, downloadRowsAsCsv, getAll } from "../../api/client.ts";
 import { useCan } from "../../api/session.ts";
@@ -81,17 +81,18 @@ export default function AppDetail({ id }: { id: string }) {
   const [notice, setNotice] = useState<string | null>(null);
 
   // After a change made here (assignments saved, a revoke), the reconcile and Apple's answer arrive
-  // in the background within seconds: poll quickly for a minute, then slowly.
+  // in the background within seconds: poll quickly for a minute. Otherwise the app's counts (one small
+  // read) every 5 s, and the holdings (possibly thousands of rows) only when those counts move.
   const [liveUntil, setLiveUntil] = useState(0);
   const goLive = () => setLiveUntil(Date.now() + 60_000);
   const pendingNow = (): boolean =>
     !!qc
       .getQueryData<Holding[]>(["storeApp", id, "holdings"])
       ?.some((h) => h.state === "pendingAssign" || h.state === "pendingRelease");
-  const interval = () => (pendingNow() || Date.now() < liveUntil ? 2000 : 30_000);
+  const busy = () => pendingNow() || Date.now() < liveUntil;
   const appQ = useQuery({
     queryKey: ["storeApp", id],
-    refetchInterval: interval,
+    refetchInterval: () => (busy() ? 2000 : 5000),
     queryFn: () =>
       api<StoreApp>(`${APPS_PATH}/${id}`).catch(async (err) => {
         // Books live under managedEBooks.
@@ -103,6 +104,13 @@ export default function AppDetail({ id }: { id: string }) {
       }),
   });
   const app = appQ.data;
+  // A purchase, refund or release seen in the counts: read the holdings again (who was served).
+  const countsKey = app
+    ? `${app.totalLicenseCount}/${app.usedLicenseCount}/${app.revokedLicenseCount ?? ""}`
+    : "";
+  useEffect(() => {
+    if (countsKey) void qc.invalidateQueries({ queryKey: ["storeApp", id, "holdings"], exact: true });
+  }, [countsKey, id, qc]);
   const isBook = app ? platformOf(app) === "Book" : false;
   const base = isBook ? BOOKS_PATH : APPS_PATH;
   const assignQ = useQuery({
@@ -114,7 +122,7 @@ export default function AppDetail({ id }: { id: string }) {
     queryKey: ["storeApp", id, "holdings"],
     enabled: !!app && !isBook,
     queryFn: () => getAll<Holding>(`${APPS_PATH}/${id}/licenseHoldings`),
-    refetchInterval: interval,
+    refetchInterval: () => (busy() ? 2000 : false),
   });
   const groupsQ = useQuery({
     queryKey: ["groups", "picker"],
