@@ -12,7 +12,15 @@ describe("rate limiting", () => {
     const b = await emu.control.createLocation({ ...testOrg, assets: [{ adamId: "1", totalCount: 5 }] });
     const api = appleClient(emu, a.sToken);
     const paths = ["/assets", "/assignments", "/users", "/client/config"];
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => api.get(paths[i % paths.length])));
+    // The budget is per second: a burst that a busy machine spreads over more than a second may
+    // rightly get more through. Take the first burst that completes well inside one second.
+    let replies: Awaited<ReturnType<typeof api.get>>[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      replies = await Promise.all(Array.from({ length: 20 }, (_, i) => api.get(paths[i % paths.length])));
+      if (performance.now() - started < 700 || attempt === 4) break;
+      await new Promise((r) => setTimeout(r, 1100));
+    }
     const ok = replies.filter((r) => r.status === 200);
     const limited = replies.filter((r) => r.status === 429);
     expect(ok).toHaveLength(15);

@@ -266,13 +266,14 @@ describe("rate limiting and retries", () => {
         "GET /mdm/v2/service/config": { body: fixture("service-config-response.json") },
         "GET /mdm/v2/users": () =>
           ++n === 1
-            ? { delayMs: 500, body: fixture("get-users-response.json") }
+            ? { delayMs: 3000, body: fixture("get-users-response.json") }
             : { body: fixture("get-users-response.json") },
-        "GET /mdm/v2/assets": { delayMs: 500, body: fixture("get-assets-response.json") },
+        "GET /mdm/v2/assets": { delayMs: 3000, body: fixture("get-assets-response.json") },
       }),
     );
+    // Timeouts far from both the delay and an unloaded reply, so a busy machine cannot blur them.
     const token = clientFor(server, {
-      requestTimeoutMs: 100,
+      requestTimeoutMs: 1000,
       retry: { ...fastRetry, maxAttempts: 2 },
     }).forToken(makeSToken("timeout"));
     expect((await token.getUsers()).users).toHaveLength(3);
@@ -490,10 +491,10 @@ describe("writes", () => {
 
   it("a write that times out but was applied is not sent again (checked per target)", async () => {
     const mini = new MiniApple();
-    mini.onWrite = () => ({ reply: { delayMs: 400 } });
+    mini.onWrite = () => ({ reply: { delayMs: 3000 } });
     const server = await serveMini(mini);
     const token = clientFor(server, {
-      requestTimeoutMs: 120,
+      requestTimeoutMs: 1000,
       writeRecovery: { checkDelaysMs: [20] },
     }).forToken(makeSToken("applied"));
     const assets = [{ adamId: "1" }, { adamId: "2" }, { adamId: "3" }];
@@ -514,12 +515,12 @@ describe("writes", () => {
       first = false;
       return {
         apply: (item) => "serialNumber" in item && ["s1", "s2"].includes(item.serialNumber as string),
-        reply: { delayMs: 400 },
+        reply: { delayMs: 3000 },
       };
     };
     const server = await serveMini(mini);
     const token = clientFor(server, {
-      requestTimeoutMs: 120,
+      requestTimeoutMs: 1000,
       writeRecovery: { checkDelaysMs: [20] },
     }).forToken(makeSToken("half"));
     const result = await token.associateAssets({
@@ -541,10 +542,10 @@ describe("writes", () => {
 
   it("users create that times out after Apple applied it is not sent again", async () => {
     const mini = new MiniApple();
-    mini.onWrite = () => ({ reply: { delayMs: 400 } });
+    mini.onWrite = () => ({ reply: { delayMs: 3000 } });
     const server = await serveMini(mini);
     const token = clientFor(server, {
-      requestTimeoutMs: 120,
+      requestTimeoutMs: 1000,
       writeRecovery: { checkDelaysMs: [20] },
     }).forToken(makeSToken("users"));
     const result = await token.createUsers([
@@ -565,7 +566,7 @@ describe("writes", () => {
       first = false;
       return {
         apply: (item) => "serialNumber" in item && item.serialNumber === "s1",
-        reply: { delayMs: 400 },
+        reply: { delayMs: 3000 },
       };
     };
     const server = await serve((req) =>
@@ -573,7 +574,7 @@ describe("writes", () => {
     );
     mini.origin = server.origin;
     const token = clientFor(server, {
-      requestTimeoutMs: 120,
+      requestTimeoutMs: 1000,
       writeRecovery: { checkDelaysMs: [20] },
     }).forToken(makeSToken("revoke"));
     const result = await token.revokeAssets({ serialNumbers: ["s1", "s2"] });

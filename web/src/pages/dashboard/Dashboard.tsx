@@ -347,12 +347,12 @@ export default function Dashboard() {
                 key: "state",
                 header: "State",
                 render: (t) => <StateBadge state={t.state} />,
-                width: "150px",
+                width: "100px",
               },
               {
                 key: "expirationDateTime",
                 header: "Expires",
-                width: "120px",
+                width: "110px",
                 render: (t) => {
                   const d = daysUntil(t.expirationDateTime);
                   return d === null ? "–" : d < 0 ? "expired" : `in ${d} day${d === 1 ? "" : "s"}`;
@@ -361,14 +361,14 @@ export default function Dashboard() {
               {
                 key: "lastSyncDateTime",
                 header: "Last sync",
-                render: (t) => `${when(t.lastSyncDateTime)}`,
-                width: "170px",
-              },
-              {
-                key: "lastSyncStatus",
-                header: "Sync",
-                render: (t) => <StateBadge state={t.lastSyncStatus} />,
-                width: "120px",
+                // The card is narrow (fixed layout): status and time share one column.
+                render: (t) => (
+                  <span style={{ display: "flex", gap: 6, alignItems: "center", whiteSpace: "nowrap" }}>
+                    <StateBadge state={t.lastSyncStatus} />
+                    {when(t.lastSyncDateTime)}
+                  </span>
+                ),
+                width: "190px",
               },
             ]}
           />
