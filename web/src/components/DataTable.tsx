@@ -68,6 +68,8 @@ const useStyles = makeStyles({
     backgroundColor: tokens.colorNeutralBackground3,
     textAlign: "start",
     fontWeight: tokens.fontWeightSemibold,
+    // Column widths include the padding, so fixed columns leave the flexible ones what they say.
+    boxSizing: "border-box",
     padding: "0 8px",
     height: "36px",
     borderBottom: `1px solid ${tokens.colorNeutralStroke1}`,

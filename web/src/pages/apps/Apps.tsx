@@ -98,22 +98,22 @@ function AppList() {
     {
       key: "displayName",
       header: "Name",
-      width: "24%",
+      // No width: the name takes what the counts leave (the table stays readable at 1024 px). The
+      // token is on the second line with the publisher: one row per (token, app).
       render: (a) => (
         <span className={s.name}>
           <Link href={`/${a.id}`} asChild>
             <FluentLink>{a.displayName ?? a.adamId ?? a.id}</FluentLink>
           </Link>
-          <span className={s.sub}>{a.publisher ?? ""}</span>
+          <span className={s.sub}>{[a.publisher, tokenOf(a)].filter(Boolean).join(" · ")}</span>
         </span>
       ),
     },
-    { key: "platform", header: "Platform", width: "80px", sortValue: platformOf, render: platformOf },
-    { key: "token", header: "Token", width: "14%", sortValue: tokenOf, render: tokenOf },
+    { key: "platform", header: "Platform", width: "76px", sortValue: platformOf, render: platformOf },
     {
       key: "usage",
       header: "Usage",
-      width: "20%",
+      width: "150px",
       sortValue: (a) => (a.totalLicenseCount ? a.usedLicenseCount / a.totalLicenseCount : a.usedLicenseCount),
       render: (a) => {
         const c = countsOf(a);
@@ -127,12 +127,12 @@ function AppList() {
         );
       },
     },
-    { key: "totalLicenseCount", header: "Total", width: "70px", align: "end" },
-    { key: "usedLicenseCount", header: "Used", width: "70px", align: "end" },
+    { key: "totalLicenseCount", header: "Total", width: "60px", align: "end" },
+    { key: "usedLicenseCount", header: "Used", width: "60px", align: "end" },
     {
       key: "available",
       header: "Available",
-      width: "90px",
+      width: "84px",
       align: "end",
       sortValue: (a) => countsOf(a).available,
       render: (a) => {
@@ -143,7 +143,7 @@ function AppList() {
     {
       key: "revoked",
       header: "Revoked",
-      width: "80px",
+      width: "76px",
       align: "end",
       sortValue: (a) => countsOf(a).revoked,
       render: (a) => countsOf(a).revoked,
@@ -151,7 +151,7 @@ function AppList() {
     {
       key: "pending",
       header: "Pending",
-      width: "80px",
+      width: "72px",
       align: "end",
       sortValue: (a) => countsOf(a).pending,
       render: (a) => countsOf(a).pending,
