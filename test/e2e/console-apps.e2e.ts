@@ -104,6 +104,8 @@ describe("console: VPP tokens and apps", () => {
     await dialog.getByText("valid for one year").waitFor();
     await dialog.getByLabel("Token file (.vpptoken)").setInputFiles(tokenFile);
     await dialog.getByLabel("Apple ID of the Apple Business Manager account").fill("vpp@contoso.com");
+    await checkAccessibility(page, "upload wizard");
+    await page.screenshot({ path: join(RESULTS_DIR, "token-upload.png") });
     await dialog.getByRole("button", { name: "Upload", exact: true }).click();
     await dialog.getByText("Token uploaded and valid").waitFor({ timeout: 20_000 });
     await dialog.getByRole("button", { name: "Done" }).click();
@@ -268,6 +270,7 @@ describe("console: VPP tokens and apps", () => {
     const dialog = page.getByRole("alertdialog");
     await dialog.getByText("Licenses assigned at Apple stay assigned").waitFor();
     await dialog.getByRole("button", { name: "Revoke all licenses first" }).waitFor();
+    await page.screenshot({ path: join(RESULTS_DIR, "token-delete.png") });
     await dialog.getByRole("button", { name: "Delete token" }).click();
     await dialog.waitFor({ state: "detached" });
     await page.getByText("Headquarters was deleted. Licenses assigned at Apple stay assigned.").waitFor();
