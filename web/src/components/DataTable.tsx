@@ -5,7 +5,7 @@
 import { makeStyles, mergeClasses, Spinner, tokens } from "@fluentui/react-components";
 import { ArrowSortDownRegular, ArrowSortUpRegular } from "@fluentui/react-icons";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
+import { memo, type ReactElement, type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 
 export interface Column<T> {
   key: string;
@@ -110,6 +110,37 @@ function compare(a: unknown, b: unknown): number {
   return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
 }
 
+interface RowProps<T> {
+  row: T;
+  index: number;
+  columns: Column<T>[];
+  height: number;
+  rowClass: string;
+  cellClass: string;
+  endCellClass: string;
+  onRowClick?: (row: T) => void;
+}
+
+// One row, memoized: while scrolling only the rows coming into view render (their props do not change
+// as the window moves), which keeps each frame's work small with heavy cells (badges, links, buttons).
+const Row = memo(function Row<T>(p: RowProps<T>) {
+  const { row, onRowClick } = p;
+  return (
+    <tr
+      aria-rowindex={p.index + 2}
+      className={p.rowClass}
+      style={{ height: p.height }}
+      onClick={onRowClick ? () => onRowClick(row) : undefined}
+    >
+      {p.columns.map((c) => (
+        <td key={c.key} className={c.align === "end" ? p.endCellClass : p.cellClass}>
+          {c.render ? c.render(row) : String((row as Record<string, unknown>)[c.key] ?? "")}
+        </td>
+      ))}
+    </tr>
+  );
+}) as <T>(p: RowProps<T>) => ReactElement;
+
 export function DataTable<T>(props: DataTableProps<T>) {
   const s = useStyles();
   const { columns, rows, rowHeight = 40 } = props;
@@ -153,6 +184,9 @@ export function DataTable<T>(props: DataTableProps<T>) {
     else setLocalSort(next);
   };
 
+  const rowClass = mergeClasses(s.row, props.onRowClick && s.clickable);
+  const cellClass = s.td;
+  const endCellClass = mergeClasses(s.td, s.end);
   const padTop = items[0]?.start ?? 0;
   const padBottom = items.length ? virtualizer.getTotalSize() - (items.at(-1)?.end ?? 0) : 0;
 
@@ -212,19 +246,17 @@ export function DataTable<T>(props: DataTableProps<T>) {
           {items.map((vi) => {
             const row = sorted[vi.index];
             return (
-              <tr
+              <Row
                 key={props.getRowId(row)}
-                aria-rowindex={vi.index + 2}
-                className={mergeClasses(s.row, props.onRowClick && s.clickable)}
-                style={{ height: rowHeight }}
-                onClick={props.onRowClick ? () => props.onRowClick?.(row) : undefined}
-              >
-                {columns.map((c) => (
-                  <td key={c.key} className={mergeClasses(s.td, c.align === "end" && s.end)}>
-                    {c.render ? c.render(row) : String((row as Record<string, unknown>)[c.key] ?? "")}
-                  </td>
-                ))}
-              </tr>
+                row={row}
+                index={vi.index}
+                columns={columns}
+                height={rowHeight}
+                rowClass={rowClass}
+                cellClass={cellClass}
+                endCellClass={endCellClass}
+                onRowClick={props.onRowClick}
+              />
             );
           })}
           {padBottom > 0 && (
