@@ -12,6 +12,7 @@
 // supervision/cron run only when the mode is `all` or `worker`, so an `api` process never takes
 // jobs. Job names and payloads are typed by JobMap (src/jobs/jobs.ts).
 
+import { sql } from "kysely";
 import { fromPglite, type Job, PgBoss, type QueuePolicy } from "pg-boss";
 import type { Database } from "../db/database.ts";
 import type { JobMap, JobName } from "./jobs.ts";
@@ -95,6 +96,10 @@ export interface QueueOptions {
   logger: QueueLogger;
 }
 
+/** PostgreSQL: a job whose worker sent no heartbeat for this long is failed (and retried) by pg-boss's monitor. */
+const HEARTBEAT_SECONDS = 10;
+const STALE_CHECK_MS = 10_000;
+
 export function createQueue(options: QueueOptions): Queue {
   const { database, runMode, logger } = options;
   const consumes = runMode !== "api";
@@ -146,6 +151,41 @@ export function createQueue(options: QueueOptions): Queue {
         }
       },
     );
+  }
+
+  // A process killed mid-job leaves its jobs `active`. With a stately/singleton policy such a job
+  // blocks every later job of its key until it expires (an hour for the outbox), so a restarted
+  // process would sit idle. On PostgreSQL (several processes may share the queue) workers send
+  // heartbeats and pg-boss's monitor fails a job whose heartbeat stopped; on PGlite this process is
+  // the only one (the data directory's lock), so whatever is active at start was orphaned.
+  const heartbeatSeconds = database.kind === "postgres" ? HEARTBEAT_SECONDS : undefined;
+  async function recoverOrphans(b: PgBoss) {
+    for (const name of definitions.keys()) {
+      const orphans = (await b.findJobs(name)).filter((j) => j.state === "active").map((j) => j.id);
+      if (orphans.length === 0) continue;
+      // Failing gives the job its retry (a sync asked for is not lost); cancel if the retry slot is taken.
+      await b.fail(name, orphans, { message: "the process running it stopped" }).catch(() => b.cancel(name, orphans));
+      logger.warn({ queue: name, jobs: orphans.length }, "jobs left running by a stopped process were failed for retry");
+    }
+  }
+
+  // PostgreSQL: pg-boss's own monitor fails such jobs only on its (minute-long) cadence; this check is
+  // one indexed query over the few active jobs, so a killed worker's jobs are retried within ~40 s (3 missed heartbeats: a busy event loop is not a dead process).
+  let staleTimer: NodeJS.Timeout | undefined;
+  async function failStale(b: PgBoss) {
+    const names = [...definitions.keys()];
+    const stale = await sql<{ id: string; name: string }>`
+      select id, name from pgboss.job
+      where state = 'active' and name = any(${names}) and heartbeat_seconds is not null
+        and coalesce(heartbeat_on, started_on) < now() - make_interval(secs => heartbeat_seconds * 3)`.execute(
+      database.db,
+    );
+    const byQueue = new Map<string, string[]>();
+    for (const r of stale.rows) byQueue.set(r.name, [...(byQueue.get(r.name) ?? []), r.id]);
+    for (const [name, ids] of byQueue) {
+      await b.fail(name, ids, { message: "job heartbeat stopped (its process stopped)" });
+      logger.warn({ queue: name, jobs: ids.length }, "jobs whose worker stopped were failed for retry");
+    }
   }
 
   function requireBoss(): PgBoss {
@@ -211,8 +251,17 @@ export function createQueue(options: QueueOptions): Queue {
               retryBackoff: queue.retryBackoff,
               expireInSeconds: queue.expireInSeconds,
               deleteAfterSeconds: queue.deleteAfterSeconds,
+              heartbeatSeconds: heartbeatSeconds ?? null,
             });
-          else await b.createQueue(name, queue);
+          else await b.createQueue(name, { ...queue, ...(heartbeatSeconds ? { heartbeatSeconds } : {}) });
+        }
+        if (consumes && database.kind === "pglite") await recoverOrphans(b);
+        if (consumes && database.kind === "postgres") {
+          staleTimer = setInterval(
+            () => void failStale(b).catch((err) => logger.warn({ err }, "checking for stalled jobs failed")),
+            STALE_CHECK_MS,
+          );
+          staleTimer.unref();
         }
         boss = b;
         for (const w of workers) await startWorker(b, w);
@@ -223,6 +272,7 @@ export function createQueue(options: QueueOptions): Queue {
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
       stopped = true;
+      clearInterval(staleTimer);
       await starting?.catch(() => undefined);
       if (!boss) return;
       await boss
