@@ -54,10 +54,16 @@ const useStyles = makeStyles({
     borderRadius: tokens.borderRadiusMedium,
     backgroundColor: tokens.colorNeutralBackground1,
     ":focus-visible": { outline: `2px solid ${tokens.colorStrokeFocus2}`, outlineOffset: "2px" },
+    // Its own layer and layout/paint scope: scrolling repaints the table, not the page around it.
+    willChange: "transform",
+    contain: "content",
   },
   table: {
     width: "100%",
-    borderCollapse: "collapse",
+    // Separate borders (cells draw their own bottom line): collapsed borders make Chrome's layout and
+    // paint of a table several times slower, which showed while scrolling 10,000 rows.
+    borderCollapse: "separate",
+    borderSpacing: 0,
     tableLayout: "fixed",
     fontSize: tokens.fontSizeBase300,
   },
@@ -102,12 +108,16 @@ const useStyles = makeStyles({
   more: { padding: "8px" },
 });
 
+// One collator for every comparison: String.localeCompare with options builds one per call, which
+// made sorting 10,000 rows take tens of milliseconds.
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
 function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
   if (a === null || a === undefined || a === "") return 1;
   if (b === null || b === undefined || b === "") return -1;
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
+  return collator.compare(String(a), String(b));
 }
 
 interface RowProps<T> {
@@ -148,15 +158,24 @@ export function DataTable<T>(props: DataTableProps<T>) {
   const sort = props.sort ?? localSort;
   const serverSorted = !!props.onSortChange;
 
+  // Pages often build `columns` anew on every render: sort again only when the rows or the sort
+  // change (the latest columns are read through a ref), not on every parent render.
+  const columnsRef = useRef(columns);
+  columnsRef.current = columns;
+  const sortKey = sort?.key;
+  const sortDirection = sort?.direction;
   const sorted = useMemo(() => {
-    if (!sort || serverSorted) return rows;
-    const col = columns.find((c) => c.key === sort.key);
+    if (!sortKey || serverSorted) return rows;
+    const col = columnsRef.current.find((c) => c.key === sortKey);
     if (!col) return rows;
     const value =
       col.sortValue ?? ((r: T) => (r as Record<string, unknown>)[col.key] as string | number | undefined);
-    const dir = sort.direction === "ascending" ? 1 : -1;
-    return [...rows].sort((a, b) => dir * compare(value(a), value(b)));
-  }, [rows, sort, columns, serverSorted]);
+    const dir = sortDirection === "ascending" ? 1 : -1;
+    // Each row's sort value computed once, not twice per comparison.
+    const keyed = rows.map((row) => ({ row, v: value(row) }));
+    keyed.sort((a, b) => dir * compare(a.v, b.v));
+    return keyed.map((k) => k.row);
+  }, [rows, sortKey, sortDirection, serverSorted]);
 
   const scrollRef = useRef<HTMLElement>(null);
   const virtualizer = useVirtualizer({
