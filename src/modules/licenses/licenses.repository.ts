@@ -16,6 +16,8 @@ import type {
 } from "../../engine/index.ts";
 
 type Executor = Kysely<DB> | Transaction<DB>;
+/** Membership rows read per query when the whole directory is loaded. */
+const DIRECTORY_PAGE = 100_000;
 const ms = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).getTime());
 
 /** A license_holdings row as the engine reads it. */
@@ -131,6 +133,18 @@ export interface HoldingWrite {
   eventId?: string | null;
 }
 
+/** One holding's state change from a store result (setHoldingState, setHoldingStates). */
+export interface HoldingStateChange {
+  appId: string;
+  holderType: string;
+  holderId: string;
+  from: string;
+  to: string;
+  reason: string | null;
+  storeKey: string | null;
+  eventId: string | null;
+}
+
 export interface OperationInsert {
   tokenId: string;
   appId: string | null;
@@ -224,18 +238,45 @@ export function createLicensesRepository(db: Kysely<DB>) {
         ])
         .where("tenant_id", "=", tenantId)
         .execute();
-      const members = await db
-        .selectFrom("group_members")
-        .select(["group_id", "member_id", "member_type", "joined_at"])
-        .where("tenant_id", "=", tenantId)
-        .execute();
+      // Memberships are the bulk (1M rows at 200k users): read in pages in key order and turned into
+      // engine edges page by page (group ids and member types shared, times as numbers), so the raw rows
+      // of the whole table never sit in memory next to the edges.
+      const memberships: MembershipEdge[] = [];
+      const groupIds = new Map<string, string>();
+      let after: { g: string; m: string } | null = null;
+      for (;;) {
+        const page: { group_id: string; member_id: string; member_type: string; joined_ms: number }[] = (
+          await sql<{ group_id: string; member_id: string; member_type: string; joined_ms: number }>`
+            -- whole milliseconds, as a Date read by the driver (and every other reader of joined_at) has them
+            select group_id, member_id, member_type, floor(extract(epoch from joined_at) * 1000)::float8 as joined_ms
+            from group_members where tenant_id = ${tenantId}
+              ${after ? sql`and (group_id, member_id) > (${after.g}::uuid, ${after.m}::uuid)` : sql``}
+            order by group_id, member_id limit ${DIRECTORY_PAGE}`.execute(db)
+        ).rows;
+        for (const m of page) {
+          let g = groupIds.get(m.group_id);
+          if (g === undefined) {
+            g = m.group_id;
+            groupIds.set(g, g);
+          }
+          memberships.push({
+            groupId: g,
+            memberId: m.member_id,
+            memberType: m.member_type === "user" ? "user" : m.member_type === "device" ? "device" : "group",
+            joinedAt: Number(m.joined_ms),
+          });
+        }
+        if (page.length < DIRECTORY_PAGE) break;
+        const last = page[page.length - 1];
+        after = { g: last.group_id, m: last.member_id };
+      }
       const apple = await db
         .selectFrom("apple_users")
         .select(["token_id", "user_id", "status", "client_user_id", "invite_code", "invited_code"])
         .where("tenant_id", "=", tenantId)
         .where("user_id", "is not", null)
         .execute();
-      return directoryOf(users, devices, members, apple);
+      return { ...directoryOf(users, devices, [], apple), memberships };
     },
 
     async loadAssignments(tenantId: string, appId: string): Promise<EngineAssignment[]> {
@@ -277,18 +318,20 @@ export function createLicensesRepository(db: Kysely<DB>) {
       tenantId: string,
       appId: string,
     ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
-      const req = await db
-        .selectFrom("install_requests")
-        .selectAll()
-        .where("tenant_id", "=", tenantId)
-        .where("app_id", "=", appId)
-        .execute();
-      const ins = await db
-        .selectFrom("install_states")
-        .selectAll()
-        .where("tenant_id", "=", tenantId)
-        .where("app_id", "=", appId)
-        .execute();
+      const [req, ins] = await Promise.all([
+        db
+          .selectFrom("install_requests")
+          .selectAll()
+          .where("tenant_id", "=", tenantId)
+          .where("app_id", "=", appId)
+          .execute(),
+        db
+          .selectFrom("install_states")
+          .selectAll()
+          .where("tenant_id", "=", tenantId)
+          .where("app_id", "=", appId)
+          .execute(),
+      ]);
       return {
         requests: req.map((r) => ({
           deviceId: r.device_id,
@@ -310,9 +353,11 @@ export function createLicensesRepository(db: Kysely<DB>) {
       const r = await sql<{ n: number }>`
         select count(*)::int as n from store_assignments s
         where s.tenant_id = ${tenantId} and s.token_id = ${app.token_id} and s.adam_id = ${app.adam_id} and s.pricing_param = ${app.pricing_param ?? "STDQ"}
+          -- two plain equalities (not one CASE over both sides) so the planner can hash the app's ledger
           and not exists (select 1 from license_holdings h where h.tenant_id = s.tenant_id and h.app_id = ${app.id}
-            and h.state in ('pendingAssign', 'assigned', 'pendingRelease')
-            and h.store_key = case when h.license_type = 'device' then s.serial_number else s.client_user_id end)`.execute(
+            and h.state in ('pendingAssign', 'assigned', 'pendingRelease') and h.license_type = 'device' and h.store_key = s.serial_number)
+          and not exists (select 1 from license_holdings h where h.tenant_id = s.tenant_id and h.app_id = ${app.id}
+            and h.state in ('pendingAssign', 'assigned', 'pendingRelease') and h.license_type <> 'device' and h.store_key = s.client_user_id)`.execute(
         db,
       );
       return Number(r.rows[0]?.n ?? 0);
@@ -320,6 +365,11 @@ export function createLicensesRepository(db: Kysely<DB>) {
 
     // ---------------------------------------------------------------- ledger writes
 
+    /**
+     * Upserts holdings and appends their history; one statement per table, every column passed as one
+     * array (unnest): a chunk of thousands of rows is parsed and planned once, not as thousands of
+     * bound parameters.
+     */
     async writeHoldings(
       trx: Transaction<DB>,
       tenantId: string,
@@ -327,61 +377,38 @@ export function createLicensesRepository(db: Kysely<DB>) {
       now: Date,
     ): Promise<void> {
       if (writes.length === 0) return;
-      const d = (v: number | null | undefined) => (v == null ? null : new Date(v));
-      await trx
-        .insertInto("license_holdings")
-        .values(
-          writes.map((w) => ({
-            tenant_id: tenantId,
-            app_id: w.appId,
-            holder_type: w.row.holderType,
-            holder_id: w.row.holderId,
-            holder_seq: w.row.holderSeq ?? null,
-            state: w.row.state,
-            reason: w.row.reason ?? null,
-            license_type: w.row.licenseType,
-            store_key: w.row.storeKey ?? null,
-            entitled_at: d(w.row.entitledAt),
-            since: new Date(w.row.since),
-            waiting_since: d(w.row.waitingSince),
-            event_id: w.eventId ?? null,
-            updated_at: now,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.columns(["tenant_id", "app_id", "holder_type", "holder_id"]).doUpdateSet((eb) => ({
-            holder_seq: eb.ref("excluded.holder_seq"),
-            state: eb.ref("excluded.state"),
-            reason: eb.ref("excluded.reason"),
-            license_type: eb.ref("excluded.license_type"),
-            store_key: eb.ref("excluded.store_key"),
-            entitled_at: eb.ref("excluded.entitled_at"),
-            since: eb.ref("excluded.since"),
-            waiting_since: eb.ref("excluded.waiting_since"),
-            event_id: eb.ref("excluded.event_id"),
-            updated_at: eb.ref("excluded.updated_at"),
-          })),
-        )
-        .execute();
+      const iso = (v: number | null | undefined) => (v == null ? null : new Date(v).toISOString());
+      const col = <T>(f: (w: HoldingWrite) => T): T[] => writes.map(f);
+      const at = now.toISOString();
+      await sql`
+        insert into license_holdings (tenant_id, app_id, holder_type, holder_id, holder_seq, state, reason, license_type,
+          store_key, entitled_at, since, waiting_since, event_id, updated_at)
+        select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.holder_seq, t.state, t.reason, t.license_type,
+          t.store_key, t.entitled_at, t.since, t.waiting_since, t.event_id, ${at}::timestamptz
+        from unnest(${col((w) => w.appId)}::uuid[], ${col((w) => w.row.holderType)}::text[], ${col((w) => w.row.holderId)}::uuid[],
+          ${col((w) => (w.row.holderSeq == null ? null : String(w.row.holderSeq)))}::bigint[], ${col((w) => w.row.state)}::text[],
+          ${col((w) => w.row.reason ?? null)}::text[], ${col((w) => w.row.licenseType)}::text[], ${col((w) => w.row.storeKey ?? null)}::text[],
+          ${col((w) => iso(w.row.entitledAt))}::timestamptz[], ${col((w) => iso(w.row.since))}::timestamptz[],
+          ${col((w) => iso(w.row.waitingSince))}::timestamptz[], ${col((w) => w.eventId ?? null)}::text[])
+          as t(app_id, holder_type, holder_id, holder_seq, state, reason, license_type, store_key, entitled_at, since, waiting_since, event_id)
+        on conflict (tenant_id, app_id, holder_type, holder_id) do update set
+          holder_seq = excluded.holder_seq, state = excluded.state, reason = excluded.reason, license_type = excluded.license_type,
+          store_key = excluded.store_key, entitled_at = excluded.entitled_at, since = excluded.since,
+          waiting_since = excluded.waiting_since, event_id = excluded.event_id, updated_at = excluded.updated_at`.execute(
+        trx,
+      );
       const history = writes.filter((w) => w.previousState !== w.row.state || w.eventId);
-      if (history.length > 0)
-        await trx
-          .insertInto("license_events")
-          .values(
-            history.map((w) => ({
-              tenant_id: tenantId,
-              app_id: w.appId,
-              holder_type: w.row.holderType,
-              holder_id: w.row.holderId,
-              from_state: w.previousState,
-              to_state: w.row.state,
-              reason: w.row.reason ?? null,
-              store_key: w.row.storeKey ?? null,
-              event_id: w.eventId ?? null,
-              occurred_at: now,
-            })),
-          )
-          .execute();
+      if (history.length > 0) {
+        const h = <T>(f: (w: HoldingWrite) => T): T[] => history.map(f);
+        await sql`
+          insert into license_events (tenant_id, app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, occurred_at)
+          select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.from_state, t.to_state, t.reason, t.store_key, t.event_id, ${at}::timestamptz
+          from unnest(${h((w) => w.appId)}::uuid[], ${h((w) => w.row.holderType)}::text[], ${h((w) => w.row.holderId)}::uuid[],
+            ${h((w) => w.previousState)}::text[], ${h((w) => w.row.state)}::text[], ${h((w) => w.row.reason ?? null)}::text[],
+            ${h((w) => w.row.storeKey ?? null)}::text[], ${h((w) => w.eventId ?? null)}::text[]) with ordinality
+            as t(app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, n)
+          order by t.n`.execute(trx);
+      }
     },
 
     async insertOperations(
@@ -391,25 +418,18 @@ export function createLicensesRepository(db: Kysely<DB>) {
       now: Date,
     ): Promise<void> {
       if (ops.length === 0) return;
-      await trx
-        .insertInto("store_operations")
-        .values(
-          ops.map((o) => ({
-            tenant_id: tenantId,
-            id: randomUUID(),
-            token_id: o.tokenId,
-            app_id: o.appId,
-            kind: o.kind,
-            holder_type: o.holderType,
-            holder_id: o.holderId,
-            store_key: o.storeKey,
-            payload: JSON.stringify(o.payload),
-            created_at: now,
-            updated_at: now,
-            next_attempt_at: now,
-          })),
-        )
-        .execute();
+      const col = <T>(f: (o: OperationInsert) => T): T[] => ops.map(f);
+      const at = now.toISOString();
+      await sql`
+        insert into store_operations (tenant_id, id, token_id, app_id, kind, holder_type, holder_id, store_key, payload,
+          created_at, updated_at, next_attempt_at)
+        select ${tenantId}::uuid, t.id, t.token_id, t.app_id, t.kind, t.holder_type, t.holder_id, t.store_key, t.payload::jsonb,
+          ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+        from unnest(${col(() => randomUUID())}::uuid[], ${col((o) => o.tokenId)}::uuid[], ${col((o) => o.appId)}::uuid[],
+          ${col((o) => o.kind)}::text[], ${col((o) => o.holderType)}::text[], ${col((o) => o.holderId)}::uuid[],
+          ${col((o) => o.storeKey)}::text[], ${col((o) => JSON.stringify(o.payload))}::text[]) with ordinality
+          as t(id, token_id, app_id, kind, holder_type, holder_id, store_key, payload, n)
+        order by t.n`.execute(trx);
     },
 
     async getHoldings(
@@ -480,6 +500,38 @@ export function createLicensesRepository(db: Kysely<DB>) {
         .execute();
     },
 
+    /** setHoldingState for many holdings: one UPDATE and one history INSERT (settling an outbox batch). */
+    async setHoldingStates(
+      trx: Transaction<DB>,
+      tenantId: string,
+      changes: readonly HoldingStateChange[],
+      now: Date,
+    ): Promise<void> {
+      if (changes.length === 0) return;
+      const col = <T>(f: (c: HoldingStateChange) => T): T[] => changes.map(f);
+      const at = now.toISOString();
+      await sql`
+        update license_holdings h set
+          state = v.to_state, reason = v.reason, since = ${at}::timestamptz,
+          waiting_since = case when v.to_state = 'waiting' then ${at}::timestamptz else null end,
+          event_id = v.event_id, updated_at = ${at}::timestamptz,
+          attempts = case when v.to_state = 'failed' then h.attempts + 1 else h.attempts end
+        from unnest(${col((c) => c.appId)}::uuid[], ${col((c) => c.holderType)}::text[], ${col((c) => c.holderId)}::uuid[],
+          ${col((c) => c.to)}::text[], ${col((c) => c.reason)}::text[], ${col((c) => c.eventId)}::text[])
+          as v(app_id, holder_type, holder_id, to_state, reason, event_id)
+        where h.tenant_id = ${tenantId} and h.app_id = v.app_id and h.holder_type = v.holder_type and h.holder_id = v.holder_id`.execute(
+        trx,
+      );
+      await sql`
+        insert into license_events (tenant_id, app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, occurred_at)
+        select ${tenantId}::uuid, v.app_id, v.holder_type, v.holder_id, v.from_state, v.to_state, v.reason, v.store_key, v.event_id, ${at}::timestamptz
+        from unnest(${col((c) => c.appId)}::uuid[], ${col((c) => c.holderType)}::text[], ${col((c) => c.holderId)}::uuid[],
+          ${col((c) => c.from)}::text[], ${col((c) => c.to)}::text[], ${col((c) => c.reason)}::text[],
+          ${col((c) => c.storeKey)}::text[], ${col((c) => c.eventId)}::text[]) with ordinality
+          as v(app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, n)
+        order by v.n`.execute(trx);
+    },
+
     // ---------------------------------------------------------------- outbox
 
     async tenantsWithOpenOperations(): Promise<string[]> {
@@ -492,8 +544,14 @@ export function createLicensesRepository(db: Kysely<DB>) {
       return r.map((x) => x.tenant_id);
     },
 
-    async openOperations(tenantId: string, states: readonly string[], limit: number) {
-      return db
+    /** Open operations in outbox order; `kinds` limits them to these kinds. */
+    async openOperations(
+      tenantId: string,
+      states: readonly string[],
+      limit: number,
+      kinds?: readonly string[],
+    ) {
+      let q = db
         .selectFrom("store_operations as o")
         .leftJoin("apps as a", (j) =>
           j.onRef("a.tenant_id", "=", "o.tenant_id").onRef("a.id", "=", "o.app_id"),
@@ -517,10 +575,9 @@ export function createLicensesRepository(db: Kysely<DB>) {
         ])
         .where("o.tenant_id", "=", tenantId)
         .where("o.state", "in", states as never)
-        .where("o.next_attempt_at", "<=", new Date())
-        .orderBy("o.seq")
-        .limit(limit)
-        .execute();
+        .where("o.next_attempt_at", "<=", new Date());
+      if (kinds) q = q.where("o.kind", "in", kinds as never);
+      return q.orderBy("o.seq").limit(limit).execute();
     },
 
     async markOperations(
@@ -742,6 +799,22 @@ export function createLicensesRepository(db: Kysely<DB>) {
         .execute();
     },
 
+    /** The changes after the tenant's cursor (directoryCursor + directoryChangesAfter in one query). */
+    async pendingDirectoryChanges(tenantId: string, limit: number) {
+      return db
+        .selectFrom("directory_changes")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where(
+          "seq",
+          ">",
+          sql<number>`coalesce((select directory_seq from license_cursors where tenant_id = ${tenantId}), 0)`,
+        )
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+    },
+
     async tenantsWithDirectoryChanges(): Promise<string[]> {
       // Polled every second: one primary-key probe per tenant, never a scan of the change log.
       const r = await sql<{ tenant_id: string }>`
@@ -820,34 +893,40 @@ export function createLicensesRepository(db: Kysely<DB>) {
         if (userIds.length) ors.push(eb("user_id", "in", userIds));
         return ors.length ? eb.or(ors) : eb.val(false);
       });
-      const devices = changed.devices.length || userIds.length ? await dq.execute() : [];
-      const users = userIds.length
-        ? await db
-            .selectFrom("users")
-            .select(["id", "seq", "created_at", "account_enabled"])
-            .where("tenant_id", "=", tenantId)
-            .where("id", "in", userIds)
-            .execute()
-        : [];
+      const [devices, users, apple] = await Promise.all([
+        changed.devices.length || userIds.length ? dq.execute() : [],
+        userIds.length
+          ? db
+              .selectFrom("users")
+              .select(["id", "seq", "created_at", "account_enabled"])
+              .where("tenant_id", "=", tenantId)
+              .where("id", "in", userIds)
+              .execute()
+          : [],
+        userIds.length
+          ? db
+              .selectFrom("apple_users")
+              .select(["token_id", "user_id", "status", "client_user_id", "invite_code", "invited_code"])
+              .where("tenant_id", "=", tenantId)
+              .where("user_id", "in", userIds)
+              .execute()
+          : [],
+      ]);
       const principals = [...userIds, ...devices.map((d) => d.id)];
       const members = principals.length
         ? (
             await sql<{ group_id: string; member_id: string; member_type: string; joined_at: Date }>`
+              -- LATERAL: one index probe (group_members_member) per id, whatever the planner guesses of
+              -- the recursive CTE's size (a guess that picked a scan of the whole membership table).
               with recursive up(id) as (
                 select unnest(${principals}::uuid[])
-                union select gm.group_id from group_members gm join up on gm.member_id = up.id where gm.tenant_id = ${tenantId}
+                union select g.group_id from up cross join lateral (
+                  select gm.group_id from group_members gm where gm.tenant_id = ${tenantId} and gm.member_id = up.id) g
               )
-              select gm.group_id, gm.member_id, gm.member_type, gm.joined_at from group_members gm
-              where gm.tenant_id = ${tenantId} and gm.member_id in (select id from up)`.execute(db)
+              select gm.group_id, gm.member_id, gm.member_type, gm.joined_at from up cross join lateral (
+                select gm.group_id, gm.member_id, gm.member_type, gm.joined_at from group_members gm
+                where gm.tenant_id = ${tenantId} and gm.member_id = up.id) gm`.execute(db)
           ).rows
-        : [];
-      const apple = userIds.length
-        ? await db
-            .selectFrom("apple_users")
-            .select(["token_id", "user_id", "status", "client_user_id", "invite_code", "invited_code"])
-            .where("tenant_id", "=", tenantId)
-            .where("user_id", "in", userIds)
-            .execute()
         : [];
       return directoryOf(users, devices, members, apple);
     },
@@ -905,20 +984,23 @@ export function createLicensesRepository(db: Kysely<DB>) {
       deviceIds: readonly string[],
     ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
       if (deviceIds.length === 0) return { requests: [], installs: [] };
-      const req = await db
-        .selectFrom("install_requests")
-        .selectAll()
-        .where("tenant_id", "=", tenantId)
-        .where("app_id", "=", appId)
-        .where("device_id", "in", deviceIds as string[])
-        .execute();
-      const ins = await db
-        .selectFrom("install_states")
-        .selectAll()
-        .where("tenant_id", "=", tenantId)
-        .where("app_id", "=", appId)
-        .where("device_id", "in", deviceIds as string[])
-        .execute();
+      const ids = deviceIds as string[];
+      const [req, ins] = await Promise.all([
+        db
+          .selectFrom("install_requests")
+          .selectAll()
+          .where("tenant_id", "=", tenantId)
+          .where("app_id", "=", appId)
+          .where("device_id", "in", ids)
+          .execute(),
+        db
+          .selectFrom("install_states")
+          .selectAll()
+          .where("tenant_id", "=", tenantId)
+          .where("app_id", "=", appId)
+          .where("device_id", "in", ids)
+          .execute(),
+      ]);
       return {
         requests: req.map((r) => ({
           deviceId: r.device_id,

@@ -31,8 +31,17 @@ import type {
   AppleTokenClient,
   AppleUser,
 } from "../../stores/apple/index.ts";
+import { fallbackLimits } from "../../stores/apple/parse.ts";
+import { groupWritePairs, type WriteLimits } from "./licenses.batching.ts";
 import { engineAppOf } from "./licenses.mapping.ts";
-import type { HoldingWrite, LedgerAppRow, LicensesRepository, OperationInsert, OperationRow } from "./licenses.repository.ts";
+import type {
+  HoldingStateChange,
+  HoldingWrite,
+  LedgerAppRow,
+  LicensesRepository,
+  OperationInsert,
+  OperationRow,
+} from "./licenses.repository.ts";
 
 /** Holdings per transaction when a plan is applied (PGlite has one session: keep transactions short). */
 export const APPLY_CHUNK = 2000;
@@ -41,11 +50,48 @@ export const APPLY_CHUNK = 2000;
  * are not: a deleted device's primary user, and a deleted user's devices, are no longer linked in
  * the database, so the slice could not name every affected holder.
  */
-const INCREMENTAL_CHANGES = new Set(["memberAdded", "memberRemoved", "userCreated", "userEnabled", "userDisabled", "deviceCreated"]);
+const INCREMENTAL_CHANGES = new Set([
+  "memberAdded",
+  "memberRemoved",
+  "userCreated",
+  "userEnabled",
+  "userDisabled",
+  "deviceCreated",
+]);
 /** Above this many changed users and devices a full plan of the affected apps is cheaper. */
 const INCREMENTAL_MAX_OBJECTS = 200;
 /** Operations taken from the outbox per round. */
 const OUTBOX_ROUND = 20_000;
+/** Request groups of one round sent at the same time (the Apple client's rate limiter paces them). */
+const WRITE_GROUPS_AT_ONCE = 5;
+/** Apple-user operations (registrations, invitations) taken from the outbox per round. */
+const USER_ROUND = 100_000;
+/** While the outbox drains, mirror rows are marked tracked at most this often (and at the end). */
+const TRACK_EVERY_MS = 30_000;
+/** Apple events followed at the same time after a write. */
+const EVENT_WAITS_AT_ONCE = 8;
+
+/** Runs fn over items, at most `limit` at a time; the first error stops new work and is thrown once all running calls ended. */
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
+}
 
 export interface LicensesLogger {
   info(obj: object, msg: string): void;
@@ -75,6 +121,8 @@ export interface LicensesDeps {
   ) => Promise<unknown>;
   /** ENG-6: how long an Uninstall waits for the MDM to report the app removed before the license is released. */
   uninstallTimeoutMs?: number;
+  /** Apple's current write limits (service config); the published values when absent. */
+  writeLimits?: () => Promise<WriteLimits>;
 }
 
 /** Per-user reads after users/create; above this many users one walk of the location's users is cheaper. */
@@ -86,7 +134,6 @@ const INVITE_CHUNK = 200;
 export function invitationUrlOf(template: string, inviteCode: string): string {
   return template.split("%25inviteCode%25").join(encodeURIComponent(inviteCode));
 }
-
 
 export function createLicensesService(deps: LicensesDeps) {
   const { db, licensesRepository: repo, tokens } = deps;
@@ -109,22 +156,34 @@ export function createLicensesService(deps: LicensesDeps) {
   }
 
   /** Plans one app against a directory index and applies the plan in chunks. Returns what changed. */
-  async function reconcileWithIndex(tenantId: string, app: LedgerAppRow, ix: DirectoryIndex, userOps: Set<string>) {
+  async function reconcileWithIndex(
+    tenantId: string,
+    app: LedgerAppRow,
+    ix: DirectoryIndex,
+    userOps: Set<string>,
+  ) {
     const at = now();
     const t0 = performance.now();
-    const assignments = await repo.loadAssignments(tenantId, app.id);
-    const loaded = await repo.loadHoldings(db, tenantId, app.id);
+    // Independent reads go out together (PostgreSQL runs them on several connections; PGlite queues them).
+    const [assignments, loaded, { requests, installs }, externally] = await Promise.all([
+      repo.loadAssignments(tenantId, app.id),
+      repo.loadHoldings(db, tenantId, app.id),
+      repo.loadInstalls(tenantId, app.id),
+      repo.externallyConsumed(tenantId, app),
+    ]);
     const holdings = deps.adjustHoldings ? await deps.adjustHoldings(tenantId, app.id, loaded) : loaded;
-    const { requests, installs } = await repo.loadInstalls(tenantId, app.id);
     const input: AppInput = {
-      app: engineAppOf(app, await repo.externallyConsumed(tenantId, app)),
+      app: engineAppOf(app, externally),
       assignments,
       holdings,
       installRequests: requests,
       installs,
     };
     const t1 = performance.now();
-    const plan = planApp(ix, input, { now: at, ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}) });
+    const plan = planApp(ix, input, {
+      now: at,
+      ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}),
+    });
     const t2 = performance.now();
     const written = await persistPlan(tenantId, app, plan, userOps, at);
     const timing = { loadMs: t1 - t0, planMs: t2 - t1, persistMs: performance.now() - t2 };
@@ -163,9 +222,21 @@ export function createLicensesService(deps: LicensesDeps) {
       } else if ((op.kind === "registerAppleUser" || op.kind === "inviteAppleUser") && app.token_id) {
         // ENG-4: every plan asks again until Apple reports the user; one open operation per user and token is enough.
         const kind = op.kind === "registerAppleUser" ? "registerUser" : "inviteUser";
-        if (userOps.has(`registerUser:${op.tokenId}:${op.userId}`) || userOps.has(`${kind}:${op.tokenId}:${op.userId}`)) continue;
+        if (
+          userOps.has(`registerUser:${op.tokenId}:${op.userId}`) ||
+          userOps.has(`${kind}:${op.tokenId}:${op.userId}`)
+        )
+          continue;
         userOps.add(`${kind}:${op.tokenId}:${op.userId}`);
-        loose.push({ tokenId: op.tokenId, appId: null, kind, holderType: "user", holderId: op.userId, storeKey: op.clientUserId, payload: {} });
+        loose.push({
+          tokenId: op.tokenId,
+          appId: null,
+          kind,
+          holderType: "user",
+          holderId: op.userId,
+          storeKey: op.clientUserId,
+          payload: {},
+        });
       }
     }
     const written = new Set<string>();
@@ -199,15 +270,20 @@ export function createLicensesService(deps: LicensesDeps) {
     if (appIds.length === 0) return [];
     const started = performance.now();
     const apps = await repo.loadApps(db, tenantId, appIds);
-    const directory = await repo.loadDirectory(tenantId);
-    const loaded = performance.now();
-    const ix = buildDirectoryIndex(directory);
+    // The loaded rows are garbage once indexed (no variable keeps them alive through the app loop).
+    let loaded = 0;
+    const ix = buildDirectoryIndex(
+      await repo.loadDirectory(tenantId).finally(() => {
+        loaded = performance.now();
+      }),
+    );
     const indexed = performance.now();
     const results: Awaited<ReturnType<typeof reconcileWithIndex>>[] = [];
     const userOps = await repo.openAppleUserOperations(tenantId);
     for (const app of apps) results.push(await reconcileWithIndex(tenantId, app, ix, userOps));
     // One line per reconcile with where the time went (bench/reconcile reads it).
-    const sum = (f: (r: (typeof results)[number]) => number) => Math.round(results.reduce((n, r) => n + f(r), 0));
+    const sum = (f: (r: (typeof results)[number]) => number) =>
+      Math.round(results.reduce((n, r) => n + f(r), 0));
     log().info(
       {
         tenantId,
@@ -227,8 +303,14 @@ export function createLicensesService(deps: LicensesDeps) {
     );
     // Listeners (licensing alerts) see every reconciled app; a failing one never fails the reconcile.
     for (const l of reconciledListeners)
-      await l(tenantId, results.map((r) => r.appId)).catch((err) =>
-        log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
+      await l(
+        tenantId,
+        results.map((r) => r.appId),
+      ).catch((err) =>
+        log().warn(
+          { tenantId, err: err instanceof Error ? err.message : String(err) },
+          "a reconcile listener failed",
+        ),
       );
     return results;
   }
@@ -255,17 +337,44 @@ export function createLicensesService(deps: LicensesDeps) {
     if (b.kind === "revoke") {
       const serials = b.ops.filter((o) => o.holder_type !== "user").map((o) => o.store_key as string);
       const users = b.ops.filter((o) => o.holder_type === "user").map((o) => o.store_key as string);
-      return { kind: "revoke", request: { ...(serials.length ? { serialNumbers: [...new Set(serials)] } : {}), ...(users.length ? { clientUserIds: [...new Set(users)] } : {}) } };
+      return {
+        kind: "revoke",
+        request: {
+          ...(serials.length ? { serialNumbers: [...new Set(serials)] } : {}),
+          ...(users.length ? { clientUserIds: [...new Set(users)] } : {}),
+        },
+      };
     }
     const pairs = b.ops.map(pairOf);
-    const assets = [...new Map(pairs.map((p) => [`${p.adamId}|${p.pricingParam}`, { adamId: p.adamId, pricingParam: p.pricingParam }])).values()];
+    const assets = [
+      ...new Map(
+        pairs.map((p) => [
+          `${p.adamId}|${p.pricingParam}`,
+          { adamId: p.adamId, pricingParam: p.pricingParam },
+        ]),
+      ).values(),
+    ];
     const serials = [...new Set(pairs.filter((p) => p.serialNumber).map((p) => p.serialNumber as string))];
     const users = [...new Set(pairs.filter((p) => p.clientUserId).map((p) => p.clientUserId as string))];
-    return { kind: b.kind, request: { assets, ...(serials.length ? { serialNumbers: serials } : {}), ...(users.length ? { clientUserIds: users } : {}) } };
+    return {
+      kind: b.kind,
+      request: {
+        assets,
+        ...(serials.length ? { serialNumbers: serials } : {}),
+        ...(users.length ? { clientUserIds: users } : {}),
+      },
+    };
   }
 
-  /** Settles the batch's operations and holdings from Apple's results, item by item. */
-  async function settle(b: Batch, results: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[]) {
+  /**
+   * Settles the batch's operations and holdings from Apple's results, item by item. Returns the apps
+   * to plan again: those where a license was released (the queue may move) or a holder went back to
+   * waiting or failed; an association that simply succeeded changes nothing the plan depends on.
+   */
+  async function settle(
+    b: Batch,
+    results: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[],
+  ) {
     const at = new Date(now());
     const touchedApps = new Set<string>();
     for (const r of results) {
@@ -286,64 +395,182 @@ export function createLicensesService(deps: LicensesDeps) {
           const current = await repo.getHoldings(
             trx,
             b.tenantId,
-            part.filter((o) => o.app_id && o.holder_id).map((o) => ({ appId: o.app_id as string, holderType: o.holder_type as string, holderId: o.holder_id as string })),
+            part
+              .filter((o) => o.app_id && o.holder_id)
+              .map((o) => ({
+                appId: o.app_id as string,
+                holderType: o.holder_type as string,
+                holderId: o.holder_id as string,
+              })),
           );
           const byKey = new Map(current.map((h) => [`${h.app_id}:${h.holder_type}:${h.holder_id}`, h]));
           const done: string[] = [];
           const failed: string[] = [];
+          // Every holding of the part changes in one statement (and its history in one more).
+          const changes = new Map<string, HoldingStateChange>();
+          const change = (c: HoldingStateChange) =>
+            changes.set(`${c.appId}:${c.holderType}:${c.holderId}`, c);
           for (const o of part) {
             const err = wholeFailed ? -1 : failedKeys.get(o.id);
             (err === undefined ? done : failed).push(o.id);
-            if (o.app_id) touchedApps.add(o.app_id);
-            const h = o.app_id && o.holder_id ? byKey.get(`${o.app_id}:${o.holder_type}:${o.holder_id}`) : undefined;
+            if (o.app_id && (err !== undefined || b.kind !== "associate")) touchedApps.add(o.app_id);
+            const h =
+              o.app_id && o.holder_id ? byKey.get(`${o.app_id}:${o.holder_type}:${o.holder_id}`) : undefined;
             if (!h || h.store_key !== o.store_key) continue;
-            const base = { appId: o.app_id as string, holderType: o.holder_type as string, holderId: o.holder_id as string, from: h.state, storeKey: o.store_key, eventId: r.eventId };
+            const base = {
+              appId: o.app_id as string,
+              holderType: o.holder_type as string,
+              holderId: o.holder_id as string,
+              from: h.state,
+              storeKey: o.store_key,
+              eventId: r.eventId,
+            };
             if (b.kind === "associate" && h.state === "pendingAssign") {
-              if (err === undefined) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "assigned", reason: null }, at);
-              else if (err === 9709) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "waiting", reason: "insufficientLicenses" }, at);
-              else await repo.setHoldingState(trx, b.tenantId, { ...base, to: "failed", reason: `appleError${err}` }, at);
+              if (err === undefined) change({ ...base, to: "assigned", reason: null });
+              else if (err === 9709) change({ ...base, to: "waiting", reason: "insufficientLicenses" });
+              else change({ ...base, to: "failed", reason: `appleError${err}` });
             } else if ((b.kind === "disassociate" || b.kind === "revoke") && h.state === "pendingRelease") {
-              if (err === undefined) await repo.setHoldingState(trx, b.tenantId, { ...base, to: "released", reason: (o.payload as any)?.reason ?? null }, at);
-              else await repo.setHoldingState(trx, b.tenantId, { ...base, to: "failed", reason: `appleError${err}` }, at);
+              if (err === undefined)
+                change({ ...base, to: "released", reason: (o.payload as any)?.reason ?? null });
+              else change({ ...base, to: "failed", reason: `appleError${err}` });
             }
           }
+          await repo.setHoldingStates(trx, b.tenantId, [...changes.values()], at);
           await repo.markOperations(trx, b.tenantId, done, { state: "done", eventId: r.eventId }, at);
-          await repo.markOperations(trx, b.tenantId, failed, { state: "failed", eventId: r.eventId, error: "Apple reported a failure for this item" }, at);
+          await repo.markOperations(
+            trx,
+            b.tenantId,
+            failed,
+            { state: "failed", eventId: r.eventId, error: "Apple reported a failure for this item" },
+            at,
+          );
         });
       }
     }
-    await repo.markTracked(db, b.tenantId, b.tokenId);
-    await deps.refreshUntrackedCounts(b.tenantId, b.tokenId);
     return touchedApps;
   }
 
-  /** Maps the client's results (events and verified pairs) back to the batch's operations. */
-  async function followResult(b: Batch, apple: AppleTokenClient, result: AppleAssetWriteResult | { events: { eventId: string; request: any }[] }) {
-    const remaining = new Map(b.ops.map((o) => [o.id, o]));
-    const groups: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[] = [];
-    for (const e of result.events) {
+  /**
+   * Which of `ops` each Apple event carries, and each recorded `sent` with its event id. Called as soon
+   * as a request's answer arrives: a worker killed later resumes by following the event, instead of
+   * asking Apple's assignments (where a still-pending event's tasks are not visible yet) and sending again.
+   */
+  async function recordEvents(
+    b: Batch,
+    ops: OperationRow[],
+    events: { eventId: string; request: any }[],
+  ): Promise<{ groups: { eventId: string; ops: OperationRow[] }[]; remaining: Map<string, OperationRow> }> {
+    const remaining = new Map(ops.map((o) => [o.id, o]));
+    const byKey = new Map<string, OperationRow[]>();
+    for (const o of ops) {
+      const list = byKey.get(o.store_key ?? "");
+      if (list) list.push(o);
+      else byKey.set(o.store_key ?? "", [o]);
+    }
+    const groups: { eventId: string; ops: OperationRow[] }[] = [];
+    for (const e of events) {
       const assets = new Set<string>((e.request.assets ?? []).map((a: { adamId: string }) => a.adamId));
       const keys = new Set<string>([...(e.request.serialNumbers ?? []), ...(e.request.clientUserIds ?? [])]);
-      const ops = [...remaining.values()].filter((o) => keys.has(o.store_key ?? "") && (b.kind === "revoke" || assets.has(o.adam_id ?? "")));
-      for (const o of ops) remaining.delete(o.id);
-      await repo.markOperations(db, b.tenantId, ops.map((o) => o.id), { state: "sent", eventId: e.eventId }, new Date(now()));
-      groups.push({ eventId: e.eventId, status: null, ops });
+      const carried: OperationRow[] = [];
+      for (const k of keys)
+        for (const o of byKey.get(k) ?? [])
+          if (remaining.has(o.id) && (b.kind === "revoke" || assets.has(o.adam_id ?? ""))) carried.push(o);
+      for (const o of carried) remaining.delete(o.id);
+      await repo.markOperations(
+        db,
+        b.tenantId,
+        carried.map((o) => o.id),
+        { state: "sent", eventId: e.eventId },
+        new Date(now()),
+      );
+      groups.push({ eventId: e.eventId, ops: carried });
     }
+    return { groups, remaining };
+  }
+
+  /** Maps the client's results (events and verified pairs) back to the batch's operations. */
+  async function followResult(
+    b: Batch,
+    apple: AppleTokenClient,
+    result: AppleAssetWriteResult | { events: { eventId: string; request: any }[] },
+  ) {
+    const recorded = await recordEvents(b, b.ops, result.events);
+    const remaining = recorded.remaining;
+    const groups: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[] =
+      recorded.groups.map((g) => ({ ...g, status: null }));
     // Whatever no event covers was found already done at Apple (verified) or needed no write.
     if (remaining.size > 0) groups.push({ eventId: null, status: null, ops: [...remaining.values()] });
-    for (const g of groups) if (g.eventId) g.status = await apple.waitForEvent(g.eventId, { intervalsMs: [deps.eventPollMs] });
+    // Several events are followed at once (each poll still goes through the client's rate limiter).
+    await eachLimit(
+      groups.filter((g) => g.eventId),
+      EVENT_WAITS_AT_ONCE,
+      async (g) => {
+        g.status = await apple.waitForEvent(g.eventId as string, { intervalsMs: [deps.eventPollMs] });
+      },
+    );
     return settle(b, groups);
   }
 
   async function sendBatch(b: Batch): Promise<Set<string>> {
     const apple = await tokens.appleFor(b.tenantId, b.tokenId);
-    const write = pendingWriteOf(b);
-    const batchId = randomUUID();
-    await repo.markOperations(db, b.tenantId, b.ops.map((o) => o.id), { state: "sending", batchId, attempt: true }, new Date(now()));
-    if (b.kind === "revoke") return followResult(b, apple, await apple.revokeAssets(write.request as never));
-    const pairs = b.ops.map(pairOf);
-    const result = b.kind === "associate" ? await apple.associatePairs(pairs) : await apple.disassociatePairs(pairs);
-    return followResult(b, apple, result);
+    if (b.kind === "revoke") {
+      await repo.markOperations(
+        db,
+        b.tenantId,
+        b.ops.map((o) => o.id),
+        { state: "sending", batchId: randomUUID(), attempt: true },
+        new Date(now()),
+      );
+      return followResult(b, apple, await apple.revokeAssets(pendingWriteOf(b).request as never));
+    }
+    // Groups whose pairs are exactly assets × targets (licenses.batching.ts), each its own batch id: few
+    // requests, and a batch resumed after a crash (pendingWriteOf, a cross product) adds no unwanted pair.
+    const limits = (await deps.writeLimits?.()) ?? fallbackLimits;
+    const groups = groupWritePairs(
+      b.ops,
+      {
+        asset: (o) => `${o.adam_id}\u0000${o.pricing_param ?? "STDQ"}`,
+        target: (o) => {
+          const p = pairOf(o);
+          return p.serialNumber !== undefined
+            ? { kind: "serial", key: p.serialNumber }
+            : { kind: "user", key: p.clientUserId as string };
+        },
+      },
+      limits,
+    );
+    const at = new Date(now());
+    await db.transaction().execute(async (trx) => {
+      for (const g of groups)
+        await repo.markOperations(
+          trx,
+          b.tenantId,
+          g.map((o) => o.id),
+          { state: "sending", batchId: randomUUID(), attempt: true },
+          at,
+        );
+    });
+    // Up to WRITE_GROUPS_AT_ONCE groups in flight (the client's rate limiter paces the requests). A group
+    // that fails stays `sending`: the next drain resumes it (Apple is asked before anything is re-sent).
+    const sent: OperationRow[] = [];
+    const merged: AppleAssetWriteResult = { events: [], verifiedPairs: [] };
+    const sending = eachLimit(groups, WRITE_GROUPS_AT_ONCE, async (g) => {
+      const pairs = g.map(pairOf);
+      const r =
+        b.kind === "associate" ? await apple.associatePairs(pairs) : await apple.disassociatePairs(pairs);
+      await recordEvents(b, g, r.events);
+      merged.events.push(...r.events);
+      merged.verifiedPairs.push(...r.verifiedPairs);
+      sent.push(...g);
+    }).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    const failure = await sending;
+    const touched =
+      sent.length > 0 ? await followResult({ ...b, ops: sent }, apple, merged) : new Set<string>();
+    if (failure) throw failure.err;
+    return touched;
   }
 
   /** A batch left `sending` or `sent` by a stopped worker: ask Apple, send only what is missing. */
@@ -369,6 +596,19 @@ export function createLicensesService(deps: LicensesDeps) {
     return touched;
   }
 
+  /**
+   * A full round ends at an app boundary when it can (the rest of the last app comes with the next
+   * round), so an app's operations are batched together instead of in two partial requests.
+   */
+  function wholeApps(ops: OperationRow[]): OperationRow[] {
+    if (ops.length < OUTBOX_ROUND) return ops;
+    const last = ops[ops.length - 1].app_id;
+    if (last === null) return ops;
+    let cut = ops.length;
+    while (cut > 0 && ops[cut - 1].app_id === last) cut--;
+    return cut > 0 ? ops.slice(0, cut) : ops;
+  }
+
   function batchesOf(tenantId: string, ops: OperationRow[]): Batch[] {
     const m = new Map<string, Batch>();
     for (const o of ops) {
@@ -385,7 +625,10 @@ export function createLicensesService(deps: LicensesDeps) {
   }
 
   /** What Apple says of these clientUserIds now (the active row of each; retired rows stay at Apple). */
-  async function readAppleUsers(apple: AppleTokenClient, clientUserIds: readonly string[]): Promise<Map<string, AppleUser>> {
+  async function readAppleUsers(
+    apple: AppleTokenClient,
+    clientUserIds: readonly string[],
+  ): Promise<Map<string, AppleUser>> {
     const wanted = new Set(clientUserIds);
     const found = new Map<string, AppleUser>();
     const keep = (u: AppleUser) => {
@@ -413,7 +656,10 @@ export function createLicensesService(deps: LicensesDeps) {
     if (rows.length === 0 || !deps.enqueueUserMessage) return 0;
     const template = await deps.invitationTemplate?.();
     if (!template) {
-      log().warn({ tenantId, tokenId }, "Apple's service config has no invitation link (urls.invitationEmail); invitations wait");
+      log().warn(
+        { tenantId, tokenId },
+        "Apple's service config has no invitation link (urls.invitationEmail); invitations wait",
+      );
       return 0;
     }
     const enqueue = deps.enqueueUserMessage;
@@ -453,11 +699,18 @@ export function createLicensesService(deps: LicensesDeps) {
   async function registerUsers(tenantId: string, ops: OperationRow[]) {
     const byToken = new Map<string, OperationRow[]>();
     for (const o of ops)
-      if (o.kind === "registerUser" || o.kind === "inviteUser") byToken.set(o.token_id, [...(byToken.get(o.token_id) ?? []), o]);
+      if (o.kind === "registerUser" || o.kind === "inviteUser")
+        byToken.set(o.token_id, [...(byToken.get(o.token_id) ?? []), o]);
     for (const [tokenId, list] of byToken) {
       const apple = await tokens.appleFor(tenantId, tokenId);
       const at = () => new Date(now());
-      await repo.markOperations(db, tenantId, list.map((o) => o.id), { state: "sending", attempt: true }, at());
+      await repo.markOperations(
+        db,
+        tenantId,
+        list.map((o) => o.id),
+        { state: "sending", attempt: true },
+        at(),
+      );
       const clientIdOf = (o: OperationRow) => o.store_key ?? (o.holder_id as string);
       const toCreate = [...new Set(list.filter((o) => o.kind === "registerUser").map(clientIdOf))];
       const refused = new Map<string, number>();
@@ -466,7 +719,8 @@ export function createLicensesService(deps: LicensesDeps) {
         for (const e of r.events) {
           const st = await apple.waitForEvent(e.eventId, { intervalsMs: [deps.eventPollMs] });
           for (const f of st.failures ?? [])
-            for (const id of f.errorInfo?.clientUserIds ?? []) if (f.errorNumber !== 9716) refused.set(id, f.errorNumber);
+            for (const id of f.errorInfo?.clientUserIds ?? [])
+              if (f.errorNumber !== 9716) refused.set(id, f.errorNumber);
         }
       }
       // Read every user back: the invite code (Registered) or the association (Associated) is only there.
@@ -477,17 +731,26 @@ export function createLicensesService(deps: LicensesDeps) {
       for (const o of list) {
         const id = clientIdOf(o);
         const u = known.get(id);
-        if (refused.has(id)) failed.set(o.id, `Apple refused to register the user (error ${refused.get(id)})`);
-        else if (!u || u.status === "Retired" || u.status === "Deleted") failed.set(o.id, "Apple has no active user with this clientUserId");
+        if (refused.has(id))
+          failed.set(o.id, `Apple refused to register the user (error ${refused.get(id)})`);
+        else if (!u || u.status === "Retired" || u.status === "Deleted")
+          failed.set(o.id, "Apple has no active user with this clientUserId");
         if (failed.has(o.id) || !u) continue;
-        const user = { clientUserId: u.clientUserId, status: u.status, inviteCode: u.inviteCode ?? null, idHash: u.idHash ?? null, email: u.email ?? null };
+        const user = {
+          clientUserId: u.clientUserId,
+          status: u.status,
+          inviteCode: u.inviteCode ?? null,
+          idHash: u.idHash ?? null,
+          email: u.email ?? null,
+        };
         await repo.upsertAppleUser(tenantId, tokenId, o.holder_id as string, user, at());
         invite.add(o.holder_id as string);
         done.push(o.id);
       }
       await inviteUsers(tenantId, tokenId, [...invite]);
       await repo.markOperations(db, tenantId, done, { state: "done" }, at());
-      for (const [id, error] of failed) await repo.markOperations(db, tenantId, [id], { state: "failed", error }, at());
+      for (const [id, error] of failed)
+        await repo.markOperations(db, tenantId, [id], { state: "failed", error }, at());
     }
   }
 
@@ -499,23 +762,57 @@ export function createLicensesService(deps: LicensesDeps) {
     if (running) return running;
     const p = (async () => {
       let handled = 0;
+      // Apps whose settlements freed licenses (releases) or put holders back in the queue: planned again
+      // once the outbox has nothing ready (a plan reads the whole directory: once per drain, not per round).
+      const touched = new Set<string>();
+      // Mirror rows that are now the ledger's own (SYNC-4): at most every TRACK_EVERY_MS while the outbox
+      // drains (it joins the whole ledger), and once at the end.
+      const tokensSent = new Set<string>();
+      let trackedAt = performance.now();
+      const markTracked = async () => {
+        for (const tokenId of tokensSent) {
+          await repo.markTracked(db, tenantId, tokenId);
+          await deps.refreshUntrackedCounts(tenantId, tokenId);
+        }
+        tokensSent.clear();
+        trackedAt = performance.now();
+      };
       for (let round = 0; round < 100; round++) {
         const interrupted = await repo.openOperations(tenantId, ["sending", "sent"], OUTBOX_ROUND);
-        const pending = interrupted.length > 0 ? [] : await repo.openOperations(tenantId, ["pending"], OUTBOX_ROUND);
-        if (interrupted.length === 0 && pending.length === 0) break;
-        const touched = new Set<string>();
-        if (interrupted.length > 0) {
-          await registerUsers(tenantId, interrupted);
-          for (const b of batchesOf(tenantId, interrupted)) for (const a of await resumeBatch(b)) touched.add(a);
-          handled += interrupted.length;
-        } else {
-          await registerUsers(tenantId, pending);
-          for (const b of batchesOf(tenantId, pending)) for (const a of await sendBatch(b)) touched.add(a);
-          handled += pending.length;
+        // Apple users first, all of them at once: one walk of Apple's users reads back every new one
+        // (their licenses wait for the invitation anyway), instead of one walk per round.
+        const users =
+          interrupted.length > 0
+            ? []
+            : await repo.openOperations(tenantId, ["pending"], USER_ROUND, ["registerUser", "inviteUser"]);
+        const pending =
+          interrupted.length > 0 || users.length > 0
+            ? []
+            : wholeApps(
+                await repo.openOperations(tenantId, ["pending"], OUTBOX_ROUND, [
+                  "associate",
+                  "disassociate",
+                  "revoke",
+                ]),
+              );
+        if (interrupted.length === 0 && users.length === 0 && pending.length === 0) {
+          if (tokensSent.size > 0) await markTracked();
+          if (touched.size === 0) break;
+          const apps = [...touched];
+          touched.clear();
+          await serialized(tenantId, () => reconcileApps(tenantId, apps));
+          continue;
         }
-        // Settlements free licenses (releases) or put holders back in the queue: plan those apps again.
-        if (touched.size > 0) await serialized(tenantId, () => reconcileApps(tenantId, [...touched]));
+        const ops = interrupted.length > 0 ? interrupted : users.length > 0 ? users : pending;
+        await registerUsers(tenantId, ops);
+        const batches = batchesOf(tenantId, ops);
+        for (const b of batches)
+          for (const a of await (interrupted.length > 0 ? resumeBatch(b) : sendBatch(b))) touched.add(a);
+        for (const b of batches) tokensSent.add(b.tokenId);
+        handled += ops.length;
+        if (tokensSent.size > 0 && performance.now() - trackedAt >= TRACK_EVERY_MS) await markTracked();
       }
+      if (tokensSent.size > 0) await markTracked();
       return handled;
     })();
     draining.set(tenantId, p);
@@ -534,14 +831,19 @@ export function createLicensesService(deps: LicensesDeps) {
    * numbers. Nesting changes, deletions and primary-user changes (the previous links are not in the
    * change record) are planned in full.
    */
-  function incrementalChangeOf(changes: readonly { change_type: string; object_type: string; object_id: string }[]) {
+  function incrementalChangeOf(
+    changes: readonly { change_type: string; object_type: string; object_id: string }[],
+  ) {
     const users = new Set<string>();
     const devices = new Set<string>();
     for (const c of changes) {
-      if (!INCREMENTAL_CHANGES.has(c.change_type) || (c.object_type !== "user" && c.object_type !== "device")) return null;
+      if (!INCREMENTAL_CHANGES.has(c.change_type) || (c.object_type !== "user" && c.object_type !== "device"))
+        return null;
       (c.object_type === "user" ? users : devices).add(c.object_id);
     }
-    return users.size + devices.size <= INCREMENTAL_MAX_OBJECTS ? { users: [...users], devices: [...devices] } : null;
+    return users.size + devices.size <= INCREMENTAL_MAX_OBJECTS
+      ? { users: [...users], devices: [...devices] }
+      : null;
   }
 
   /**
@@ -549,31 +851,60 @@ export function createLicensesService(deps: LicensesDeps) {
    * re-plans the affected holders of each app with planAppIncremental; an app whose stored queue head
    * is too short, or whose ledger disagrees with its counts, is planned in full instead.
    */
-  async function reconcileIncremental(tenantId: string, appIds: readonly string[], changed: { users: string[]; devices: string[] }) {
+  async function reconcileIncremental(
+    tenantId: string,
+    appIds: readonly string[],
+    changed: { users: string[]; devices: string[] },
+  ) {
     if (appIds.length === 0) return;
     const started = performance.now();
     const at = now();
-    const apps = await repo.loadApps(db, tenantId, appIds);
-    const ix = buildDirectoryIndex(await repo.loadDirectorySlice(tenantId, changed));
+    // Independent reads go out together (PostgreSQL runs them on several connections; PGlite queues them).
+    const [apps, slice, userOps] = await Promise.all([
+      repo.loadApps(db, tenantId, appIds),
+      repo.loadDirectorySlice(tenantId, changed),
+      repo.openAppleUserOperations(tenantId),
+    ]);
+    const ix = buildDirectoryIndex(slice);
     const affected = affectedHolders(ix, changed);
     const holders = { users: [...affected.users], devices: [...affected.devices] };
-    const userOps = await repo.openAppleUserOperations(tenantId);
+    const sliced = performance.now();
     const full: string[] = [];
     let written = 0;
+    let readMs = 0;
+    let planMs = 0;
+    let persistMs = 0;
     for (const app of apps) {
-      const engineApp = engineAppOf(app, await repo.externallyConsumed(tenantId, app));
-      const loaded = await repo.loadHoldingsOf(tenantId, app.id, holders);
-      const holdings = deps.adjustHoldings ? await deps.adjustHoldings(tenantId, app.id, loaded) : loaded;
-      const ledgerCounts = await repo.ledgerCounts(tenantId, app.id);
-      const head = await repo.queueHead(tenantId, app.id, queueHeadSize(capacityOf(engineApp), ledgerCounts.consuming, holders.users.length + holders.devices.length));
-      const { requests, installs } = await repo.loadInstallsOf(tenantId, app.id, holders.devices);
+      const t0 = performance.now();
+      const [externally, loaded, ledgerCounts, { requests, installs }, assignments] = await Promise.all([
+        repo.externallyConsumed(tenantId, app),
+        repo.loadHoldingsOf(tenantId, app.id, holders),
+        repo.ledgerCounts(tenantId, app.id),
+        repo.loadInstallsOf(tenantId, app.id, holders.devices),
+        repo.loadAssignments(tenantId, app.id),
+      ]);
+      const engineApp = engineAppOf(app, externally);
+      const [holdings, head] = await Promise.all([
+        deps.adjustHoldings ? deps.adjustHoldings(tenantId, app.id, loaded) : loaded,
+        repo.queueHead(
+          tenantId,
+          app.id,
+          queueHeadSize(
+            capacityOf(engineApp),
+            ledgerCounts.consuming,
+            holders.users.length + holders.devices.length,
+          ),
+        ),
+      ]);
+      const t1 = performance.now();
+      readMs += t1 - t0;
       let plan: ReturnType<typeof planAppIncremental>;
       try {
         plan = planAppIncremental(
           ix,
           {
             app: engineApp,
-            assignments: await repo.loadAssignments(tenantId, app.id),
+            assignments,
             holdings,
             installRequests: requests,
             installs,
@@ -582,37 +913,73 @@ export function createLicensesService(deps: LicensesDeps) {
             queue: head.rows,
             queueComplete: head.complete,
           },
-          { now: at, ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}) },
+          {
+            now: at,
+            ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}),
+          },
         );
       } catch (err) {
         if (!(err instanceof EngineInputError)) throw err;
         full.push(app.id);
         continue;
       }
+      const t2 = performance.now();
+      planMs += t2 - t1;
       written += (await persistPlan(tenantId, app, plan, userOps, at)).changed;
+      persistMs += performance.now() - t2;
     }
     if (full.length > 0) await reconcileApps(tenantId, full);
-    log().info({ tenantId, apps: apps.length, fullPlans: full.length, changed: written, ms: Math.round(performance.now() - started) }, "licenses reconciled incrementally");
+    const ms = (x: number) => Math.round(x);
+    log().info(
+      {
+        tenantId,
+        apps: apps.length,
+        fullPlans: full.length,
+        changed: written,
+        ms: ms(performance.now() - started),
+        sliceMs: ms(sliced - started),
+        readMs: ms(readMs),
+        planMs: ms(planMs),
+        persistMs: ms(persistMs),
+      },
+      "licenses reconciled incrementally",
+    );
     for (const l of reconciledListeners)
-      await l(tenantId, apps.map((a) => a.id).filter((id) => !full.includes(id))).catch((err) =>
-        log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
+      await l(
+        tenantId,
+        apps.map((a) => a.id).filter((id) => !full.includes(id)),
+      ).catch((err) =>
+        log().warn(
+          { tenantId, err: err instanceof Error ? err.message : String(err) },
+          "a reconcile listener failed",
+        ),
       );
   }
 
   async function processDirectoryChanges(tenantId: string): Promise<{ changes: number; apps: number }> {
     return serialized(tenantId, async () => {
       const started = performance.now();
-      const after = await repo.directoryCursor(tenantId);
-      const changes = await repo.directoryChangesAfter(tenantId, after, 50_000);
+      const changes = await repo.pendingDirectoryChanges(tenantId, 50_000);
       if (changes.length === 0) return { changes: 0, apps: 0 };
       const objects = [...new Set(changes.map((c) => c.object_id))];
       const groups = [...new Set(changes.map((c) => c.group_id).filter((g): g is string => g !== null))];
       const apps = await repo.affectedApps(tenantId, objects, groups);
+      const found = performance.now();
       const changed = incrementalChangeOf(changes);
       if (changed) await reconcileIncremental(tenantId, apps, changed);
       else await reconcileApps(tenantId, apps);
       await repo.setDirectoryCursor(tenantId, Number(changes[changes.length - 1].seq));
-      log().info({ tenantId, changes: changes.length, apps: apps.length, ms: Math.round(performance.now() - started) }, "directory changes reconciled");
+      log().info(
+        {
+          tenantId,
+          changes: changes.length,
+          apps: apps.length,
+          incremental: changed !== null,
+          ms: Math.round(performance.now() - started),
+          findMs: Math.round(found - started),
+        },
+        "directory changes reconciled",
+      );
       return { changes: changes.length, apps: apps.length };
     });
   }
