@@ -155,36 +155,34 @@ export function createQueue(options: QueueOptions): Queue {
 
   // A process killed mid-job leaves its jobs `active`. With a stately/singleton policy such a job
   // blocks every later job of its key until it expires (an hour for the outbox), so a restarted
-  // process would sit idle. On PostgreSQL (several processes may share the queue) workers send
-  // heartbeats and pg-boss's monitor fails a job whose heartbeat stopped; on PGlite this process is
-  // the only one (the data directory's lock), so whatever is active at start was orphaned.
+  // process would sit idle. Such jobs are failed, which gives them their retry:
+  // - PGlite: this process is the only one (the data directory's lock), so whatever is active at
+  //   start was orphaned;
+  // - PostgreSQL (several processes may share the queue): workers send heartbeats, and a 10 s check
+  //   fails jobs that missed three (a busy event loop is not a dead process) — pg-boss's own monitor
+  //   would do it only on its minute-long cadence. One indexed query over the few active jobs.
   const heartbeatSeconds = database.kind === "postgres" ? HEARTBEAT_SECONDS : undefined;
-  async function recoverOrphans(b: PgBoss) {
-    for (const name of definitions.keys()) {
-      const orphans = (await b.findJobs(name)).filter((j) => j.state === "active").map((j) => j.id);
-      if (orphans.length === 0) continue;
-      // Failing gives the job its retry (a sync asked for is not lost); cancel if the retry slot is taken.
-      await b.fail(name, orphans, { message: "the process running it stopped" }).catch(() => b.cancel(name, orphans));
-      logger.warn({ queue: name, jobs: orphans.length }, "jobs left running by a stopped process were failed for retry");
-    }
-  }
-
-  // PostgreSQL: pg-boss's own monitor fails such jobs only on its (minute-long) cadence; this check is
-  // one indexed query over the few active jobs, so a killed worker's jobs are retried within ~40 s (3 missed heartbeats: a busy event loop is not a dead process).
   let staleTimer: NodeJS.Timeout | undefined;
-  async function failStale(b: PgBoss) {
+  async function failOrphans(b: PgBoss, which: "all active" | "stale heartbeat") {
     const names = [...definitions.keys()];
-    const stale = await sql<{ id: string; name: string }>`
-      select id, name from pgboss.job
-      where state = 'active' and name = any(${names}) and heartbeat_seconds is not null
-        and coalesce(heartbeat_on, started_on) < now() - make_interval(secs => heartbeat_seconds * 3)`.execute(
+    const stale =
+      which === "stale heartbeat"
+        ? sql`and heartbeat_seconds is not null
+            and coalesce(heartbeat_on, started_on) < now() - make_interval(secs => heartbeat_seconds * 3)`
+        : sql``;
+    const rows = await sql<{ id: string; name: string }>`
+      select id, name from pgboss.job where state = 'active' and name = any(${names}::text[]) ${stale}`.execute(
       database.db,
     );
     const byQueue = new Map<string, string[]>();
-    for (const r of stale.rows) byQueue.set(r.name, [...(byQueue.get(r.name) ?? []), r.id]);
+    for (const r of rows.rows) byQueue.set(r.name, [...(byQueue.get(r.name) ?? []), r.id]);
     for (const [name, ids] of byQueue) {
-      await b.fail(name, ids, { message: "job heartbeat stopped (its process stopped)" });
-      logger.warn({ queue: name, jobs: ids.length }, "jobs whose worker stopped were failed for retry");
+      // Failing gives the job its retry (a sync asked for is not lost); cancel if the retry slot is taken.
+      await b.fail(name, ids, { message: "the process running it stopped" }).catch(() => b.cancel(name, ids));
+      logger.warn(
+        { queue: name, jobs: ids.length },
+        "jobs left running by a stopped process were failed for retry",
+      );
     }
   }
 
@@ -255,10 +253,13 @@ export function createQueue(options: QueueOptions): Queue {
             });
           else await b.createQueue(name, { ...queue, ...(heartbeatSeconds ? { heartbeatSeconds } : {}) });
         }
-        if (consumes && database.kind === "pglite") await recoverOrphans(b);
+        if (consumes && database.kind === "pglite") await failOrphans(b, "all active");
         if (consumes && database.kind === "postgres") {
           staleTimer = setInterval(
-            () => void failStale(b).catch((err) => logger.warn({ err }, "checking for stalled jobs failed")),
+            () =>
+              void failOrphans(b, "stale heartbeat").catch((err) =>
+                logger.warn({ err }, "checking for stalled jobs failed"),
+              ),
             STALE_CHECK_MS,
           );
           staleTimer.unref();

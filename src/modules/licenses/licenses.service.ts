@@ -494,12 +494,20 @@ export function createLicensesService(deps: LicensesDeps) {
     apple: AppleTokenClient,
     result: AppleAssetWriteResult | { events: { eventId: string; request: any }[] },
   ) {
-    const recorded = await recordEvents(b, b.ops, result.events);
-    const remaining = recorded.remaining;
+    return followRecorded(b, apple, await recordEvents(b, b.ops, result.events));
+  }
+
+  /** Waits for the recorded events and settles their operations (and those no event covers). */
+  async function followRecorded(
+    b: Batch,
+    apple: AppleTokenClient,
+    recorded: Awaited<ReturnType<typeof recordEvents>>,
+  ) {
     const groups: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[] =
       recorded.groups.map((g) => ({ ...g, status: null }));
     // Whatever no event covers was found already done at Apple (verified) or needed no write.
-    if (remaining.size > 0) groups.push({ eventId: null, status: null, ops: [...remaining.values()] });
+    if (recorded.remaining.size > 0)
+      groups.push({ eventId: null, status: null, ops: [...recorded.remaining.values()] });
     // Several events are followed at once (each poll still goes through the client's rate limiter).
     await eachLimit(
       groups.filter((g) => g.eventId),
@@ -552,15 +560,16 @@ export function createLicensesService(deps: LicensesDeps) {
     });
     // Up to WRITE_GROUPS_AT_ONCE groups in flight (the client's rate limiter paces the requests). A group
     // that fails stays `sending`: the next drain resumes it (Apple is asked before anything is re-sent).
+    // Each answer's events are recorded as it arrives (recordEvents), once; they are followed together below.
     const sent: OperationRow[] = [];
-    const merged: AppleAssetWriteResult = { events: [], verifiedPairs: [] };
+    const recorded: Awaited<ReturnType<typeof recordEvents>> = { groups: [], remaining: new Map() };
     const sending = eachLimit(groups, WRITE_GROUPS_AT_ONCE, async (g) => {
       const pairs = g.map(pairOf);
       const r =
         b.kind === "associate" ? await apple.associatePairs(pairs) : await apple.disassociatePairs(pairs);
-      await recordEvents(b, g, r.events);
-      merged.events.push(...r.events);
-      merged.verifiedPairs.push(...r.verifiedPairs);
+      const own = await recordEvents(b, g, r.events);
+      recorded.groups.push(...own.groups);
+      for (const [id, o] of own.remaining) recorded.remaining.set(id, o);
       sent.push(...g);
     }).then(
       () => undefined,
@@ -568,7 +577,7 @@ export function createLicensesService(deps: LicensesDeps) {
     );
     const failure = await sending;
     const touched =
-      sent.length > 0 ? await followResult({ ...b, ops: sent }, apple, merged) : new Set<string>();
+      sent.length > 0 ? await followRecorded({ ...b, ops: sent }, apple, recorded) : new Set<string>();
     if (failure) throw failure.err;
     return touched;
   }
