@@ -16,7 +16,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -25,6 +24,7 @@ import pg from "pg";
 import { createAppleControlClient } from "../../src/emulators/apple/control-client.ts";
 import { DEFAULT_SYNC_CONCURRENCY } from "../../src/modules/sync/sync.jobs.ts";
 import { storefrontLanguages } from "../../src/modules/sync/sync.storefronts.ts";
+import { clientCredentialsToken, createScratchDatabase, freePort, graphApi } from "../harness.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
@@ -93,17 +93,6 @@ const ratioNote = (ratio: number, target?: number) =>
 // ---------------------------------------------------------------- helpers
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 async function mapLimit<T, R>(
   items: readonly T[],
@@ -293,16 +282,8 @@ async function main() {
   );
 
   // PostgreSQL: a fresh database, dropped at the end.
-  const dbName = `allot_bench_apple_${randomBytes(4).toString("hex")}`;
-  {
-    const admin = new pg.Client({ connectionString: args["database-url"] });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-  }
-  const dbUrl = new URL(args["database-url"]!);
-  dbUrl.pathname = `/${dbName}`;
-  const databaseUrl = dbUrl.toString();
+  const scratch = await createScratchDatabase(args["database-url"]!, "allot_bench_apple");
+  const databaseUrl = scratch.url;
   const sqlClient = new pg.Client({ connectionString: databaseUrl });
 
   const emuPort = await freePort();
@@ -338,10 +319,7 @@ async function main() {
     emulator.child.kill("SIGTERM");
     await sqlClient.end().catch(() => undefined);
     if (!args.keep) {
-      const admin = new pg.Client({ connectionString: args["database-url"] });
-      await admin.connect();
-      await admin.query(`drop database if exists ${dbName} with (force)`);
-      await admin.end();
+      await scratch.drop();
       rmSync(work, { recursive: true, force: true });
     }
   };
@@ -367,29 +345,7 @@ async function main() {
     }
     await sqlClient.connect();
     allot.sampleHeap(`${base}/metrics`);
-    const tokenRes = await fetch(`${base}/default/oauth2/v2.0/token`, {
-      method: "POST",
-      body: new URLSearchParams({
-        client_id: clientId,
-        client_secret: clientSecret,
-        grant_type: "client_credentials",
-        scope: "https://graph.microsoft.com/.default",
-      }),
-    });
-    const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${bearer}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`);
-      return text ? JSON.parse(text) : undefined;
-    };
+    const api = graphApi(base, await clientCredentialsToken(base, clientId, clientSecret));
     const upload = async (sToken: string) =>
       (
         await api("POST", "/beta/deviceAppManagement/vppTokens", {

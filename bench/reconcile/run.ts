@@ -22,7 +22,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -31,6 +30,7 @@ import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { createAppleControlClient } from "../../src/emulators/apple/control-client.ts";
 import { FULL_SCALE, generate } from "../engine/generate.ts";
+import { clientCredentialsToken, createScratchDatabase, freePort, graphApi } from "../harness.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
@@ -92,17 +92,6 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(" ");
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 async function waitUntil<T>(
   what: string,
@@ -357,18 +346,12 @@ async function main() {
   );
 
   // ---- database
-  let dbName: string | undefined;
-  let databaseUrl: string | undefined;
-  if (engine === "postgres") {
-    dbName = `allot_bench_reconcile_${randomBytes(4).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: args["database-url"] });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const u = new URL(args["database-url"]!);
-    u.pathname = `/${dbName}`;
-    databaseUrl = u.toString();
-  }
+  const scratch =
+    engine === "postgres"
+      ? await createScratchDatabase(args["database-url"]!, "allot_bench_reconcile")
+      : undefined;
+  const dbName = scratch?.name;
+  const databaseUrl = scratch?.url;
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -397,12 +380,7 @@ async function main() {
     await allot?.stop();
     emulator.child.kill("SIGTERM");
     if (!args.keep) {
-      if (dbName) {
-        const admin = new pg.Client({ connectionString: args["database-url"] });
-        await admin.connect();
-        await admin.query(`drop database if exists ${dbName} with (force)`);
-        await admin.end();
-      }
+      await scratch?.drop();
       rmSync(work, { recursive: true, force: true });
     } else console.log(`kept: ${work}${dbName ? `, database ${dbName}` : ""}`);
   };
@@ -427,29 +405,7 @@ async function main() {
       },
       900_000,
     );
-    const tokenRes = await fetch(`${base}/default/oauth2/v2.0/token`, {
-      method: "POST",
-      body: new URLSearchParams({
-        client_id: clientId,
-        client_secret: clientSecret,
-        grant_type: "client_credentials",
-        scope: "https://graph.microsoft.com/.default",
-      }),
-    });
-    const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${bearer}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`);
-      return text ? JSON.parse(text) : undefined;
-    };
+    const api = graphApi(base, await clientCredentialsToken(base, clientId, clientSecret));
     return { p, api };
   };
   const waitSynced = (api: (m: string, p: string) => Promise<any>, tokenId: string, since: number) =>
