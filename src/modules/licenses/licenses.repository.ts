@@ -20,6 +20,19 @@ type Executor = Kysely<DB> | Transaction<DB>;
 const DIRECTORY_PAGE = 100_000;
 const ms = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).getTime());
 
+/** The user and device columns the engine's directory needs (full load and incremental slice alike). */
+const ENGINE_USER_COLUMNS = ["id", "seq", "created_at", "account_enabled"] as const;
+const ENGINE_DEVICE_COLUMNS = [
+  "id",
+  "seq",
+  "enrolled_at",
+  "serial_number",
+  "operating_system",
+  "user_id",
+  "itunes_store_blocked",
+  "os_version",
+] as const;
+
 /** A license_holdings row as the engine reads it. */
 const holdingOf = (h: {
   holder_type: string;
@@ -221,21 +234,12 @@ export function createLicensesRepository(db: Kysely<DB>) {
     async loadDirectory(tenantId: string) {
       const users = await db
         .selectFrom("users")
-        .select(["id", "seq", "created_at", "account_enabled"])
+        .select(ENGINE_USER_COLUMNS)
         .where("tenant_id", "=", tenantId)
         .execute();
       const devices = await db
         .selectFrom("devices")
-        .select([
-          "id",
-          "seq",
-          "enrolled_at",
-          "serial_number",
-          "operating_system",
-          "user_id",
-          "itunes_store_blocked",
-          "os_version",
-        ])
+        .select(ENGINE_DEVICE_COLUMNS)
         .where("tenant_id", "=", tenantId)
         .execute();
       // Memberships are the bulk (1M rows at 200k users): read in pages in key order and turned into
@@ -314,22 +318,28 @@ export function createLicensesRepository(db: Kysely<DB>) {
       return rows.map(holdingOf);
     },
 
+    /** Install requests and install states for the app: of every device, or only of `deviceIds`. */
     async loadInstalls(
       tenantId: string,
       appId: string,
+      deviceIds?: readonly string[],
     ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
+      if (deviceIds?.length === 0) return { requests: [], installs: [] };
+      const ids = deviceIds as string[] | undefined;
       const [req, ins] = await Promise.all([
         db
           .selectFrom("install_requests")
           .selectAll()
           .where("tenant_id", "=", tenantId)
           .where("app_id", "=", appId)
+          .$if(!!ids, (q) => q.where("device_id", "in", ids as string[]))
           .execute(),
         db
           .selectFrom("install_states")
           .selectAll()
           .where("tenant_id", "=", tenantId)
           .where("app_id", "=", appId)
+          .$if(!!ids, (q) => q.where("device_id", "in", ids as string[]))
           .execute(),
       ]);
       return {
@@ -874,19 +884,7 @@ export function createLicensesRepository(db: Kysely<DB>) {
             .execute()
         : [];
       const userIds = [...new Set([...changed.users, ...owners.map((o) => o.user_id as string)])];
-      let dq = db
-        .selectFrom("devices")
-        .select([
-          "id",
-          "seq",
-          "enrolled_at",
-          "serial_number",
-          "operating_system",
-          "user_id",
-          "itunes_store_blocked",
-          "os_version",
-        ])
-        .where("tenant_id", "=", tenantId);
+      let dq = db.selectFrom("devices").select(ENGINE_DEVICE_COLUMNS).where("tenant_id", "=", tenantId);
       dq = dq.where((eb) => {
         const ors = [];
         if (changed.devices.length) ors.push(eb("id", "in", changed.devices as string[]));
@@ -898,7 +896,7 @@ export function createLicensesRepository(db: Kysely<DB>) {
         userIds.length
           ? db
               .selectFrom("users")
-              .select(["id", "seq", "created_at", "account_enabled"])
+              .select(ENGINE_USER_COLUMNS)
               .where("tenant_id", "=", tenantId)
               .where("id", "in", userIds)
               .execute()
@@ -975,44 +973,6 @@ export function createLicensesRepository(db: Kysely<DB>) {
         limit ${limit + 1}`.execute(db);
       const rows = (r.rows as unknown as Parameters<typeof holdingOf>[0][]).map(holdingOf);
       return { rows: rows.slice(0, limit), complete: rows.length <= limit };
-    },
-
-    /** Install requests and install states of these devices for the app. */
-    async loadInstallsOf(
-      tenantId: string,
-      appId: string,
-      deviceIds: readonly string[],
-    ): Promise<{ requests: InstallRequest[]; installs: DeviceInstall[] }> {
-      if (deviceIds.length === 0) return { requests: [], installs: [] };
-      const ids = deviceIds as string[];
-      const [req, ins] = await Promise.all([
-        db
-          .selectFrom("install_requests")
-          .selectAll()
-          .where("tenant_id", "=", tenantId)
-          .where("app_id", "=", appId)
-          .where("device_id", "in", ids)
-          .execute(),
-        db
-          .selectFrom("install_states")
-          .selectAll()
-          .where("tenant_id", "=", tenantId)
-          .where("app_id", "=", appId)
-          .where("device_id", "in", ids)
-          .execute(),
-      ]);
-      return {
-        requests: req.map((r) => ({
-          deviceId: r.device_id,
-          userId: r.user_id,
-          requestedAt: ms(r.requested_at) as number,
-        })),
-        installs: ins.map((i) => ({
-          deviceId: i.device_id,
-          state: i.state === "updateAvailable" ? "installed" : i.state,
-          since: ms(i.since) as number,
-        })),
-      };
     },
 
     // ---------------------------------------------------------------- reads for routes

@@ -889,7 +889,7 @@ export function createLicensesService(deps: LicensesDeps) {
         repo.externallyConsumed(tenantId, app),
         repo.loadHoldingsOf(tenantId, app.id, holders),
         repo.ledgerCounts(tenantId, app.id),
-        repo.loadInstallsOf(tenantId, app.id, holders.devices),
+        repo.loadInstalls(tenantId, app.id, holders.devices),
         repo.loadAssignments(tenantId, app.id),
       ]);
       const engineApp = engineAppOf(app, externally);
