@@ -22,7 +22,9 @@ const force = process.argv.includes("--force");
 const lockFile = join(root, "package-lock.json");
 const isFresh = () => {
   const built = existsSync(index) ? statSync(index).mtimeMs : 0;
-  return built >= Math.max(newest(web), existsSync(lockFile) ? statSync(lockFile).mtimeMs : 0);
+  // web/ and the one server module the console bundles (src/modules/access/roles.ts: role names).
+  const shared = join(root, "src", "modules", "access", "roles.ts");
+  return built >= Math.max(newest(web), statSync(shared).mtimeMs, existsSync(lockFile) ? statSync(lockFile).mtimeMs : 0);
 };
 if (!force && isFresh()) process.exit(0);
 

@@ -4,17 +4,9 @@ import { Avatar, Button, makeStyles, mergeClasses, Text, Tooltip, tokens } from 
 import { SignOutRegular } from "@fluentui/react-icons";
 import type { ReactNode } from "react";
 import { Link, useLocation } from "wouter";
+import { roleName } from "../api/roles.ts";
 import { useSession, useSignOut } from "../api/session.ts";
 import { pages } from "../pages.ts";
-
-const roleNames: Record<string, string> = {
-  globalAdministrator: "Global administrator",
-  licenseAdministrator: "License administrator",
-  userAdministrator: "User administrator",
-  applicationManager: "Application manager",
-  billingAdministrator: "Billing administrator",
-  reader: "Reader",
-};
 
 const useStyles = makeStyles({
   root: {
@@ -95,7 +87,7 @@ export function AppShell({ children }: { children: ReactNode }) {
   const visible = pages.filter((p) => !p.permission || session.permissions.includes(p.permission));
   const isActive = (path: string) =>
     path === "/" ? location === "/" : location === path || location.startsWith(`${path}/`);
-  const roles = session.roles.map((r) => roleNames[r] ?? r).join(", ");
+  const roles = session.roles.map(roleName).join(", ");
   return (
     <div className={s.root}>
       <a href="#main" className={s.skip}>

@@ -111,15 +111,7 @@ export function FormDialog(props: {
   );
 }
 
-export const ROLES: [string, string][] = [
-  ["globalAdministrator", "Global administrator"],
-  ["licenseAdministrator", "License administrator"],
-  ["userAdministrator", "User administrator"],
-  ["applicationManager", "Application manager"],
-  ["billingAdministrator", "Billing administrator"],
-  ["reader", "Reader"],
-];
-export const roleName = (r: string) => ROLES.find(([k]) => k === r)?.[1] ?? r;
+export { ROLES, roleName } from "../../api/roles.ts";
 
 export function Note(props: { children: ReactNode }) {
   return (
