@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import type { AppConfig } from "./config/env.ts";
+import { createBulkWriter } from "./db/bulk.ts";
 import { createDatabase, type Database } from "./db/database.ts";
 import { registerConsoleRoutes } from "./http/console.ts";
 import { createHttpServer } from "./http/server.ts";
@@ -174,7 +175,7 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   const assignmentsRepository = createAssignmentsRepository(db);
   const assignmentsService = createAssignmentsService({ db, assignmentsRepository, auditService });
   // License ledger (ENG-3, ENG-8): reconciles on assignment changes, directory changes and after full syncs; the outbox worker talks to Apple.
-  const licensesRepository = createLicensesRepository(db);
+  const licensesRepository = createLicensesRepository(db, createBulkWriter(database));
   const licensesService = createLicensesService({
     db,
     licensesRepository,
@@ -191,6 +192,7 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     uninstallTimeoutMs: config.ALLOT_UNINSTALL_TIMEOUT_SECONDS * 1000,
     // The outbox sizes its request groups by Apple's current limits (service config).
     writeLimits: () => appleClient.limits(),
+    writeConcurrency: database.kind === "postgres" ? 2 : 1,
   });
   // Revocation (REV-1/2) through the ledger and the outbox; dry runs and the prompt matrix (ENG-7, EUX-1).
   const revocationService = createRevocationService({
@@ -251,6 +253,7 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
         { tenantId, appId, reason: "uninstallTimeout" },
         { startAfter: Math.ceil(delayMs / 1000) },
       ),
+    logger: () => jobsLogger,
   });
   defineMdmBridgeJobs(queue, { mdmBridgeService, pollSeconds: 0.5 });
   assignmentsService.onAssignmentsChanged(async (tenantId, appId) => {

@@ -2,6 +2,7 @@
 // store-operations outbox, and the directory_changes cursor. Nothing else writes these tables.
 import { randomUUID } from "node:crypto";
 import { type Kysely, sql, type Transaction } from "kysely";
+import type { BulkWriter } from "../../db/bulk.ts";
 import type { DB } from "../../db/types.ts";
 import type {
   AppleUserRecord,
@@ -185,7 +186,102 @@ export const appleStateOf = (
   return invitedCode != null && invitedCode === inviteCode ? "invited" : "registered";
 };
 
-export function createLicensesRepository(db: Kysely<DB>) {
+const UNIQUE_VIOLATION = "23505";
+const HOLDING_COLUMNS = [
+  "tenant_id",
+  "app_id",
+  "holder_type",
+  "holder_id",
+  "holder_seq",
+  "state",
+  "reason",
+  "license_type",
+  "store_key",
+  "entitled_at",
+  "since",
+  "waiting_since",
+  "event_id",
+  "updated_at",
+] as const;
+const HISTORY_COLUMNS = [
+  "tenant_id",
+  "app_id",
+  "holder_type",
+  "holder_id",
+  "from_state",
+  "to_state",
+  "reason",
+  "store_key",
+  "event_id",
+  "occurred_at",
+] as const;
+const OPERATION_COLUMNS = [
+  "tenant_id",
+  "id",
+  "token_id",
+  "app_id",
+  "kind",
+  "holder_type",
+  "holder_id",
+  "store_key",
+  "payload",
+  "created_at",
+  "updated_at",
+  "next_attempt_at",
+] as const;
+
+/** The writes that are state changes (or carry an Apple event): each gets a history row. */
+const historyOf = (writes: readonly HoldingWrite[]) => writes.filter((w) => w.previousState !== w.row.state || w.eventId);
+const isoOf = (v: number | null | undefined) => (v == null ? null : new Date(v).toISOString());
+
+function upsertHoldingsQuery(tenantId: string, writes: readonly HoldingWrite[], now: Date) {
+  const col = <T>(f: (w: HoldingWrite) => T): T[] => writes.map(f);
+  return sql`
+    insert into license_holdings (tenant_id, app_id, holder_type, holder_id, holder_seq, state, reason, license_type,
+      store_key, entitled_at, since, waiting_since, event_id, updated_at)
+    select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.holder_seq, t.state, t.reason, t.license_type,
+      t.store_key, t.entitled_at, t.since, t.waiting_since, t.event_id, ${now.toISOString()}::timestamptz
+    from unnest(${col((w) => w.appId)}::uuid[], ${col((w) => w.row.holderType)}::text[], ${col((w) => w.row.holderId)}::uuid[],
+      ${col((w) => (w.row.holderSeq == null ? null : String(w.row.holderSeq)))}::bigint[], ${col((w) => w.row.state)}::text[],
+      ${col((w) => w.row.reason ?? null)}::text[], ${col((w) => w.row.licenseType)}::text[], ${col((w) => w.row.storeKey ?? null)}::text[],
+      ${col((w) => isoOf(w.row.entitledAt))}::timestamptz[], ${col((w) => isoOf(w.row.since))}::timestamptz[],
+      ${col((w) => isoOf(w.row.waitingSince))}::timestamptz[], ${col((w) => w.eventId ?? null)}::text[])
+      as t(app_id, holder_type, holder_id, holder_seq, state, reason, license_type, store_key, entitled_at, since, waiting_since, event_id)
+    on conflict (tenant_id, app_id, holder_type, holder_id) do update set
+      holder_seq = excluded.holder_seq, state = excluded.state, reason = excluded.reason, license_type = excluded.license_type,
+      store_key = excluded.store_key, entitled_at = excluded.entitled_at, since = excluded.since,
+      waiting_since = excluded.waiting_since, event_id = excluded.event_id, updated_at = excluded.updated_at`;
+}
+
+function insertHistoryQuery(tenantId: string, history: readonly HoldingWrite[], now: Date) {
+  const h = <T>(f: (w: HoldingWrite) => T): T[] => history.map(f);
+  return sql`
+    insert into license_events (tenant_id, app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, occurred_at)
+    select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.from_state, t.to_state, t.reason, t.store_key, t.event_id, ${now.toISOString()}::timestamptz
+    from unnest(${h((w) => w.appId)}::uuid[], ${h((w) => w.row.holderType)}::text[], ${h((w) => w.row.holderId)}::uuid[],
+      ${h((w) => w.previousState)}::text[], ${h((w) => w.row.state)}::text[], ${h((w) => w.row.reason ?? null)}::text[],
+      ${h((w) => w.row.storeKey ?? null)}::text[], ${h((w) => w.eventId ?? null)}::text[]) with ordinality
+      as t(app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, n)
+    order by t.n`;
+}
+
+function insertOperationsQuery(tenantId: string, ops: readonly OperationInsert[], now: Date) {
+  const col = <T>(f: (o: OperationInsert) => T): T[] => ops.map(f);
+  const at = now.toISOString();
+  return sql`
+    insert into store_operations (tenant_id, id, token_id, app_id, kind, holder_type, holder_id, store_key, payload,
+      created_at, updated_at, next_attempt_at)
+    select ${tenantId}::uuid, t.id, t.token_id, t.app_id, t.kind, t.holder_type, t.holder_id, t.store_key, t.payload::jsonb,
+      ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+    from unnest(${col(() => randomUUID())}::uuid[], ${col((o) => o.tokenId)}::uuid[], ${col((o) => o.appId)}::uuid[],
+      ${col((o) => o.kind)}::text[], ${col((o) => o.holderType)}::text[], ${col((o) => o.holderId)}::uuid[],
+      ${col((o) => o.storeKey)}::text[], ${col((o) => JSON.stringify(o.payload))}::text[]) with ordinality
+      as t(id, token_id, app_id, kind, holder_type, holder_id, store_key, payload, n)
+    order by t.n`;
+}
+
+/** `bulk` (COPY in one transaction) speeds up writeChunk; without it chunks are written as upserts. */
+export function createLicensesRepository(db: Kysely<DB>, bulk?: BulkWriter) {
   return {
     // ---------------------------------------------------------------- engine inputs
 
@@ -387,38 +483,9 @@ export function createLicensesRepository(db: Kysely<DB>) {
       now: Date,
     ): Promise<void> {
       if (writes.length === 0) return;
-      const iso = (v: number | null | undefined) => (v == null ? null : new Date(v).toISOString());
-      const col = <T>(f: (w: HoldingWrite) => T): T[] => writes.map(f);
-      const at = now.toISOString();
-      await sql`
-        insert into license_holdings (tenant_id, app_id, holder_type, holder_id, holder_seq, state, reason, license_type,
-          store_key, entitled_at, since, waiting_since, event_id, updated_at)
-        select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.holder_seq, t.state, t.reason, t.license_type,
-          t.store_key, t.entitled_at, t.since, t.waiting_since, t.event_id, ${at}::timestamptz
-        from unnest(${col((w) => w.appId)}::uuid[], ${col((w) => w.row.holderType)}::text[], ${col((w) => w.row.holderId)}::uuid[],
-          ${col((w) => (w.row.holderSeq == null ? null : String(w.row.holderSeq)))}::bigint[], ${col((w) => w.row.state)}::text[],
-          ${col((w) => w.row.reason ?? null)}::text[], ${col((w) => w.row.licenseType)}::text[], ${col((w) => w.row.storeKey ?? null)}::text[],
-          ${col((w) => iso(w.row.entitledAt))}::timestamptz[], ${col((w) => iso(w.row.since))}::timestamptz[],
-          ${col((w) => iso(w.row.waitingSince))}::timestamptz[], ${col((w) => w.eventId ?? null)}::text[])
-          as t(app_id, holder_type, holder_id, holder_seq, state, reason, license_type, store_key, entitled_at, since, waiting_since, event_id)
-        on conflict (tenant_id, app_id, holder_type, holder_id) do update set
-          holder_seq = excluded.holder_seq, state = excluded.state, reason = excluded.reason, license_type = excluded.license_type,
-          store_key = excluded.store_key, entitled_at = excluded.entitled_at, since = excluded.since,
-          waiting_since = excluded.waiting_since, event_id = excluded.event_id, updated_at = excluded.updated_at`.execute(
-        trx,
-      );
-      const history = writes.filter((w) => w.previousState !== w.row.state || w.eventId);
-      if (history.length > 0) {
-        const h = <T>(f: (w: HoldingWrite) => T): T[] => history.map(f);
-        await sql`
-          insert into license_events (tenant_id, app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, occurred_at)
-          select ${tenantId}::uuid, t.app_id, t.holder_type, t.holder_id, t.from_state, t.to_state, t.reason, t.store_key, t.event_id, ${at}::timestamptz
-          from unnest(${h((w) => w.appId)}::uuid[], ${h((w) => w.row.holderType)}::text[], ${h((w) => w.row.holderId)}::uuid[],
-            ${h((w) => w.previousState)}::text[], ${h((w) => w.row.state)}::text[], ${h((w) => w.row.reason ?? null)}::text[],
-            ${h((w) => w.row.storeKey ?? null)}::text[], ${h((w) => w.eventId ?? null)}::text[]) with ordinality
-            as t(app_id, holder_type, holder_id, from_state, to_state, reason, store_key, event_id, n)
-          order by t.n`.execute(trx);
-      }
+      await upsertHoldingsQuery(tenantId, writes, now).execute(trx);
+      const history = historyOf(writes);
+      if (history.length > 0) await insertHistoryQuery(tenantId, history, now).execute(trx);
     },
 
     async insertOperations(
@@ -428,18 +495,92 @@ export function createLicensesRepository(db: Kysely<DB>) {
       now: Date,
     ): Promise<void> {
       if (ops.length === 0) return;
-      const col = <T>(f: (o: OperationInsert) => T): T[] => ops.map(f);
+      await insertOperationsQuery(tenantId, ops, now).execute(trx);
+    },
+
+    /**
+     * One chunk of a plan (ENG-3): its holdings, their history and their outbox operations, atomically.
+     * With a bulk writer, holdings the plan saw no row for, the history and the operations are
+     * appended with COPY and only changed rows are upserts. A holding created since the plan read the
+     * ledger makes the COPY fail on the primary key; the chunk is then written again as upserts.
+     */
+    async writeChunk(
+      tenantId: string,
+      writes: readonly HoldingWrite[],
+      ops: readonly OperationInsert[],
+      now: Date,
+    ): Promise<void> {
+      const asUpserts = () =>
+        db.transaction().execute(async (trx) => {
+          await this.writeHoldings(trx, tenantId, writes, now);
+          await this.insertOperations(trx, tenantId, ops, now);
+        });
+      if (!bulk) return asUpserts();
       const at = now.toISOString();
-      await sql`
-        insert into store_operations (tenant_id, id, token_id, app_id, kind, holder_type, holder_id, store_key, payload,
-          created_at, updated_at, next_attempt_at)
-        select ${tenantId}::uuid, t.id, t.token_id, t.app_id, t.kind, t.holder_type, t.holder_id, t.store_key, t.payload::jsonb,
-          ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-        from unnest(${col(() => randomUUID())}::uuid[], ${col((o) => o.tokenId)}::uuid[], ${col((o) => o.appId)}::uuid[],
-          ${col((o) => o.kind)}::text[], ${col((o) => o.holderType)}::text[], ${col((o) => o.holderId)}::uuid[],
-          ${col((o) => o.storeKey)}::text[], ${col((o) => JSON.stringify(o.payload))}::text[]) with ordinality
-          as t(id, token_id, app_id, kind, holder_type, holder_id, store_key, payload, n)
-        order by t.n`.execute(trx);
+      try {
+        await bulk.transaction(async (s) => {
+          const fresh = writes.filter((w) => w.previousState === null);
+          const known = writes.filter((w) => w.previousState !== null);
+          await s.copy(
+            "license_holdings",
+            HOLDING_COLUMNS,
+            fresh.map(({ appId, row: r, eventId }) => [
+              tenantId,
+              appId,
+              r.holderType,
+              r.holderId,
+              r.holderSeq,
+              r.state,
+              r.reason,
+              r.licenseType,
+              r.storeKey,
+              isoOf(r.entitledAt),
+              isoOf(r.since),
+              isoOf(r.waitingSince),
+              eventId,
+              at,
+            ]),
+          );
+          if (known.length > 0) await s.execute(upsertHoldingsQuery(tenantId, known, now).compile(db));
+          await s.copy(
+            "license_events",
+            HISTORY_COLUMNS,
+            historyOf(writes).map(({ appId, row: r, previousState, eventId }) => [
+              tenantId,
+              appId,
+              r.holderType,
+              r.holderId,
+              previousState,
+              r.state,
+              r.reason,
+              r.storeKey,
+              eventId,
+              at,
+            ]),
+          );
+          await s.copy(
+            "store_operations",
+            OPERATION_COLUMNS,
+            ops.map((o) => [
+              tenantId,
+              randomUUID(),
+              o.tokenId,
+              o.appId,
+              o.kind,
+              o.holderType,
+              o.holderId,
+              o.storeKey,
+              JSON.stringify(o.payload),
+              at,
+              at,
+              at,
+            ]),
+          );
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        await asUpserts();
+      }
     },
 
     async getHoldings(

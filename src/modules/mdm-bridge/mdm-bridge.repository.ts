@@ -110,17 +110,25 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
       cmds: readonly CommandInsert[],
       now: Date,
     ): Promise<void> {
-      for (const c of cmds) {
-        await sql`insert into device_commands (tenant_id, id, app_id, device_id, kind, payload, state, created_at, updated_at, next_attempt_at)
-          values (${tenantId}, ${c.id}, ${c.appId}, ${c.deviceId}, ${c.kind}, ${JSON.stringify(c.payload)}::jsonb, 'pending', ${now}, ${now}, ${now})`.execute(
-          trx,
-        );
-        if (c.kind === "update") continue; // the app stays installed while the MDM updates it
-        await sql`insert into install_states (tenant_id, app_id, device_id, state, since) values (${tenantId}, ${c.appId}, ${c.deviceId}, ${c.kind === "install" ? "installPending" : "removePending"}, ${now})
-          on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since`.execute(
-          trx,
-        );
-      }
+      if (cmds.length === 0) return;
+      // One statement per table for the whole list (a plan can hold hundreds of thousands of installs).
+      const col = <T>(list: readonly CommandInsert[], f: (c: CommandInsert) => T): T[] => list.map(f);
+      await sql`insert into device_commands (tenant_id, id, app_id, device_id, kind, payload, state, created_at, updated_at, next_attempt_at)
+        select ${tenantId}::uuid, t.id, t.app_id, t.device_id, t.kind, t.payload::jsonb, 'pending', ${now}, ${now}, ${now}
+        from unnest(${col(cmds, (c) => c.id)}::uuid[], ${col(cmds, (c) => c.appId)}::uuid[], ${col(cmds, (c) => c.deviceId)}::uuid[],
+          ${col(cmds, (c) => c.kind)}::text[], ${col(cmds, (c) => JSON.stringify(c.payload))}::text[]) with ordinality
+          as t(id, app_id, device_id, kind, payload, n)
+        order by t.n`.execute(trx);
+      // The app stays installed while the MDM updates it; otherwise the last command per device decides.
+      const last = new Map<string, CommandInsert>();
+      for (const c of cmds) if (c.kind !== "update") last.set(`${c.appId}:${c.deviceId}`, c);
+      const states = [...last.values()];
+      if (states.length === 0) return;
+      await sql`insert into install_states (tenant_id, app_id, device_id, state, since)
+        select ${tenantId}::uuid, t.app_id, t.device_id, t.state, ${now}
+        from unnest(${col(states, (c) => c.appId)}::uuid[], ${col(states, (c) => c.deviceId)}::uuid[],
+          ${col(states, (c) => (c.kind === "install" ? "installPending" : "removePending"))}::text[]) as t(app_id, device_id, state)
+        on conflict (tenant_id, app_id, device_id) do update set state = excluded.state, since = excluded.since`.execute(trx);
     },
 
     async dueCommands(tenantId: string, now: Date, limit: number): Promise<DueCommand[]> {

@@ -69,6 +69,8 @@ export interface MdmBridgeDeps {
   uninstallTimeoutMs?: number;
   /** Plans the app's ledger again once `delayMs` has passed (a RemoveApplication's timeout runs out then). */
   reconcileLater?(tenantId: string, appId: string, delayMs: number): Promise<unknown>;
+  /** Where the bridge says how long planning commands took (the job logger). */
+  logger?: () => { info(obj: Record<string, unknown>, msg: string): void };
 }
 
 /** Apple MDM command dictionaries. */
@@ -114,9 +116,11 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
 
   /** Plans the device commands of these apps from the ledger and writes them to the outbox. Returns commands written. */
   async function planCommands(tenantId: string, appIds: readonly string[]): Promise<number> {
+    const started = performance.now();
     const apps = (await ledger.loadApps(db, tenantId, appIds)).filter((a) => a.product_type !== "Book");
     if (apps.length === 0) return 0;
     const ix = buildDirectoryIndex(await ledger.loadDirectory(tenantId));
+    const indexed = performance.now();
     const info = new Map(
       (
         await repo.appInfo(
@@ -171,6 +175,16 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
         await deps.reconcileLater(tenantId, app.id, deps.uninstallTimeoutMs + 1000);
       written += cmds.length;
     }
+    deps.logger?.().info(
+      {
+        tenantId,
+        apps: apps.length,
+        commands: written,
+        ms: Math.round(performance.now() - started),
+        directoryMs: Math.round(indexed - started),
+      },
+      "device commands planned",
+    );
     return written;
   }
 
