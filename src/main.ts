@@ -6,6 +6,7 @@ import { sql } from "kysely";
 import type { AppConfig } from "./config/env.ts";
 import { createBulkWriter } from "./db/bulk.ts";
 import { createDatabase, type Database } from "./db/database.ts";
+import { createTableStatistics } from "./db/statistics.ts";
 import { registerConsoleRoutes } from "./http/console.ts";
 import { createHttpServer } from "./http/server.ts";
 import type { App } from "./http/types.ts";
@@ -45,6 +46,7 @@ import {
   watchDirectoryChanges,
 } from "./modules/licenses/licenses.jobs.ts";
 import { createPreviewService } from "./modules/licenses/licenses.preview.ts";
+import { createDirectoryIndexes } from "./modules/licenses/licenses.directory.ts";
 import { createLicensesRepository } from "./modules/licenses/licenses.repository.ts";
 import { createRevocationService, parkRevokedHoldings } from "./modules/licenses/licenses.revoke.ts";
 import { createLicensesService } from "./modules/licenses/licenses.service.ts";
@@ -154,7 +156,10 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   const jobsLogger = createSwitchableLogger();
   const queue: Queue = createQueue({ database, runMode, logger: jobsLogger });
   const syncRepository = createSyncRepository(db);
+  // Bulk writers (ledger, sync mirror) report their rows here; stale tables are analyzed.
+  const tableStatistics = createTableStatistics(db);
   const syncService = createSyncService({
+    statistics: tableStatistics,
     db,
     syncRepository,
     auditService,
@@ -176,6 +181,8 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
   const assignmentsService = createAssignmentsService({ db, assignmentsRepository, auditService });
   // License ledger (ENG-3, ENG-8): reconciles on assignment changes, directory changes and after full syncs; the outbox worker talks to Apple.
   const licensesRepository = createLicensesRepository(db, createBulkWriter(database));
+  // One whole-directory index at a time, shared by full reconciles and the MDM bridge.
+  const directoryIndexes = createDirectoryIndexes(licensesRepository);
   const licensesService = createLicensesService({
     db,
     licensesRepository,
@@ -193,6 +200,8 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     // The outbox sizes its request groups by Apple's current limits (service config).
     writeLimits: () => appleClient.limits(),
     writeConcurrency: database.kind === "postgres" ? 2 : 1,
+    directoryIndexes,
+    statistics: tableStatistics,
   });
   // Revocation (REV-1/2) through the ledger and the outbox; dry runs and the prompt matrix (ENG-7, EUX-1).
   const revocationService = createRevocationService({
@@ -234,6 +243,7 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
     db,
     mdmBridgeRepository,
     licensesRepository,
+    directoryIndexes,
     licensesService,
     auditService,
     kickLicensesOutbox: (tenantId) => queue.send("licenses-outbox", { tenantId }, { singletonKey: tenantId }),

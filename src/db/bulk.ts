@@ -15,6 +15,8 @@ export interface BulkSession {
   execute<R>(query: CompiledQuery<R>): Promise<R[]>;
   /** Appends rows to `table` with COPY (text format); `columns` name the values of each row in order. */
   copy(table: string, columns: readonly string[], rows: Iterable<readonly CopyValue[]>): Promise<void>;
+  /** The same with rows already in COPY's text format (fields joined by tabs, text through copyField). */
+  copyLines(table: string, columns: readonly string[], lines: readonly string[]): Promise<void>;
 }
 
 export interface BulkWriter {
@@ -25,7 +27,8 @@ export interface BulkWriter {
 // COPY's text format: tab between columns, \N for null, backslash escapes for the four specials.
 const SPECIALS = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-function field(v: CopyValue): string {
+/** One value in COPY's text format. */
+export function copyField(v: CopyValue): string {
   if (v === null || v === undefined) return "\\N";
   const s = typeof v === "string" ? v : String(v);
   return s.replace(SPECIALS, (c) => ESCAPES[c] as string);
@@ -34,9 +37,11 @@ function field(v: CopyValue): string {
 /** The COPY text body of `rows` (exported for its test). */
 export function copyText(rows: Iterable<readonly CopyValue[]>): string {
   const lines: string[] = [];
-  for (const row of rows) lines.push(row.map(field).join("\t"));
-  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+  for (const row of rows) lines.push(row.map(copyField).join("\t"));
+  return linesText(lines);
 }
+
+const linesText = (lines: readonly string[]) => (lines.length === 0 ? "" : `${lines.join("\n")}\n`);
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 function copyStatement(table: string, columns: readonly string[], source: string): string {
@@ -52,17 +57,22 @@ export function createBulkWriter(database: Database): BulkWriter {
       async transaction(fn) {
         const client = await pool.connect();
         let broken: Error | undefined;
+        const copyIn = async (table: string, columns: readonly string[], text: string) => {
+          if (text === "") return;
+          const stream = client.query(copyFrom(copyStatement(table, columns, "stdin")));
+          await pipeline(Readable.from([Buffer.from(text)]), stream);
+        };
         try {
           await client.query("begin");
           const result = await fn({
             async execute(q) {
               return (await client.query(q.sql, q.parameters as unknown[])).rows;
             },
-            async copy(table, columns, rows) {
-              const text = copyText(rows);
-              if (text === "") return;
-              const stream = client.query(copyFrom(copyStatement(table, columns, "stdin")));
-              await pipeline(Readable.from([text]), stream);
+            copy(table, columns, rows) {
+              return copyIn(table, columns, copyText(rows));
+            },
+            copyLines(table, columns, lines) {
+              return copyIn(table, columns, linesText(lines));
             },
           });
           await client.query("commit");
@@ -83,18 +93,23 @@ export function createBulkWriter(database: Database): BulkWriter {
   return {
     transaction(fn) {
       // PGlite's own transaction holds the instance: other queries wait until it ends.
-      return pglite.transaction((tx) =>
-        fn({
+      return pglite.transaction((tx) => {
+        const copyIn = async (table: string, columns: readonly string[], text: string) => {
+          if (text === "") return;
+          await tx.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([text]) });
+        };
+        return fn({
           async execute(q) {
             return (await tx.query(q.sql, q.parameters as unknown[])).rows as never[];
           },
-          async copy(table, columns, rows) {
-            const text = copyText(rows);
-            if (text === "") return;
-            await tx.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([text]) });
+          copy(table, columns, rows) {
+            return copyIn(table, columns, copyText(rows));
           },
-        }),
-      );
+          copyLines(table, columns, lines) {
+            return copyIn(table, columns, linesText(lines));
+          },
+        });
+      });
     },
   };
 }

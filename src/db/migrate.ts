@@ -13,6 +13,7 @@ import * as revocation from "./migrations/2026_11_21_0033_revocation.ts";
 import * as appleUserInvitations from "./migrations/2026_11_21_0035_apple_user_invitations.ts";
 import * as appUpdatesAlerts from "./migrations/2026_11_21_0036_app_updates_alerts.ts";
 import * as licenseHistoryIndex from "./migrations/2026_11_21_0037_license_history_index.ts";
+import * as deviceCommandsDue from "./migrations/2026_11_21_0038_device_commands_due.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0035_apple_user_invitations": appleUserInvitations,
   "2026_11_21_0036_app_updates_alerts": appUpdatesAlerts,
   "2026_11_21_0037_license_history_index": licenseHistoryIndex,
+  "2026_11_21_0038_device_commands_due": deviceCommandsDue,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -13,6 +13,7 @@
 // jobs. Job names and payloads are typed by JobMap (src/jobs/jobs.ts).
 
 import { sql } from "kysely";
+import pg from "pg";
 import { fromPglite, type Job, PgBoss, type QueuePolicy } from "pg-boss";
 import type { Database } from "../db/database.ts";
 import type { JobMap, JobName } from "./jobs.ts";
@@ -99,6 +100,12 @@ export interface QueueOptions {
 /** PostgreSQL: a job whose worker sent no heartbeat for this long is failed (and retried) by pg-boss's monitor. */
 const HEARTBEAT_SECONDS = 10;
 const STALE_CHECK_MS = 10_000;
+/**
+ * PostgreSQL: the advisory lock every process that runs jobs holds (shared) for as long as it runs
+ * them, on a connection of its own. A process that gets it exclusively at start knows that no other
+ * one runs jobs on this database.
+ */
+const WORKERS_LOCK = 7_416_111_004_201n;
 
 export function createQueue(options: QueueOptions): Queue {
   const { database, runMode, logger } = options;
@@ -158,11 +165,15 @@ export function createQueue(options: QueueOptions): Queue {
   // process would sit idle. Such jobs are failed, which gives them their retry:
   // - PGlite: this process is the only one (the data directory's lock), so whatever is active at
   //   start was orphaned;
-  // - PostgreSQL (several processes may share the queue): workers send heartbeats, and a 10 s check
-  //   fails jobs that missed three (a busy event loop is not a dead process) — pg-boss's own monitor
-  //   would do it only on its minute-long cadence. One indexed query over the few active jobs.
+  // - PostgreSQL (several processes may share the queue): every process running jobs holds the
+  //   WORKERS_LOCK advisory lock (shared); one that gets it exclusively at start is the only one, so
+  //   whatever is active was orphaned (a restarted process resumes at once, as on PGlite). While others
+  //   run, workers send heartbeats, and a 10 s check fails jobs that missed three (a busy event loop is
+  //   not a dead process) — pg-boss's own monitor would do it only on its minute-long cadence. One
+  //   indexed query over the few active jobs.
   const heartbeatSeconds = database.kind === "postgres" ? HEARTBEAT_SECONDS : undefined;
   let staleTimer: NodeJS.Timeout | undefined;
+  let workersLock: pg.Client | undefined;
   async function failOrphans(b: PgBoss, which: "all active" | "stale heartbeat") {
     const names = [...definitions.keys()];
     const stale =
@@ -184,6 +195,60 @@ export function createQueue(options: QueueOptions): Queue {
         "jobs left running by a stopped process were failed for retry",
       );
     }
+  }
+
+  /**
+   * PostgreSQL: takes WORKERS_LOCK (shared) on a connection of its own, held until stop. `atStart` it
+   * first tries the lock exclusively: when no other process holds it, every active job belongs to a
+   * stopped process and is failed for retry at once. A lost lock connection is replaced.
+   */
+  async function holdWorkersLock(b: PgBoss, atStart: boolean): Promise<void> {
+    const client = new pg.Client({
+      connectionString: database.pool?.options.connectionString,
+      application_name: "allot-jobs-lock",
+    });
+    client.on("error", () => undefined); // until the lock is held, errors reject the calls below
+    const key = WORKERS_LOCK.toString();
+    try {
+      await client.connect();
+      if (atStart) {
+        const { rows } = await client.query<{ alone: boolean }>("select pg_try_advisory_lock($1) as alone", [
+          key,
+        ]);
+        if (rows[0]?.alone) {
+          try {
+            await failOrphans(b, "all active");
+          } finally {
+            await client.query("select pg_advisory_unlock($1)", [key]);
+          }
+        }
+      }
+      await client.query("select pg_advisory_lock_shared($1)", [key]);
+    } catch (err) {
+      client.end().catch(() => undefined);
+      throw err;
+    }
+    workersLock = client;
+    const onLost = (err?: unknown) => {
+      if (workersLock !== client) return;
+      workersLock = undefined;
+      client.end().catch(() => undefined);
+      if (stopped) return;
+      logger.warn({ err }, "the job workers' lock connection was lost; taking the lock again");
+      retakeWorkersLock(b);
+    };
+    client.on("error", onLost);
+    client.on("end", () => onLost());
+  }
+
+  function retakeWorkersLock(b: PgBoss): void {
+    setTimeout(() => {
+      if (stopped) return;
+      holdWorkersLock(b, false).catch((err) => {
+        logger.warn({ err }, "taking the job workers' lock again failed; retrying");
+        retakeWorkersLock(b);
+      });
+    }, 5000).unref();
   }
 
   function requireBoss(): PgBoss {
@@ -255,6 +320,7 @@ export function createQueue(options: QueueOptions): Queue {
         }
         if (consumes && database.kind === "pglite") await failOrphans(b, "all active");
         if (consumes && database.kind === "postgres") {
+          await holdWorkersLock(b, true);
           staleTimer = setInterval(
             () =>
               void failOrphans(b, "stale heartbeat").catch((err) =>
@@ -275,7 +341,13 @@ export function createQueue(options: QueueOptions): Queue {
       stopped = true;
       clearInterval(staleTimer);
       await starting?.catch(() => undefined);
-      if (!boss) return;
+      // Released once this process runs no job any more (or never ran one).
+      const releaseWorkersLock = async () => {
+        const client = workersLock;
+        workersLock = undefined;
+        await client?.end().catch(() => undefined);
+      };
+      if (!boss) return releaseWorkersLock();
       await boss
         .stop({ graceful: true, timeout: timeoutMs, close: true })
         .catch((err) => logger.warn({ err }, "stopping the job queue failed"));
@@ -289,6 +361,7 @@ export function createQueue(options: QueueOptions): Queue {
         ]);
         clearTimeout(timer);
       }
+      await releaseWorkersLock();
     },
   };
 }

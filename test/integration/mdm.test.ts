@@ -17,6 +17,7 @@ describe("MDM bridge", () => {
   let uId: string;
   const requiredAdam = "710000001";
   const availableAdam = "710000002";
+  const fleetAdam = "710000003";
   let requiredAppId: string;
   let availableAppId: string;
   const kiosk = { id: "", serial: "MDMSER0001" };
@@ -101,6 +102,15 @@ describe("MDM bridge", () => {
           name: "Keynote",
           bundleId: "com.apple.Keynote",
           totalCount: 5,
+          deviceAssignable: true,
+          revocable: true,
+          supportedPlatforms: ["iOS"],
+        },
+        {
+          adamId: fleetAdam,
+          name: "Pages",
+          bundleId: "com.apple.Pages",
+          totalCount: 300,
           deviceAssignable: true,
           revocable: true,
           supportedPlatforms: ["iOS"],
@@ -322,4 +332,44 @@ describe("MDM bridge", () => {
     );
     expect(msg).toMatchObject({ audience: "user", subject: "Numbers is no longer assigned to you" });
   }, 45_000);
+
+  // The bridge plans whole apps when many holdings settled at once (more than it plans one by one)
+  // and only the settled holders otherwise; either way every licensed device gets one command.
+  it("sends one InstallApplication per device when 250 devices are licensed at once, and one more for a device added later", async () => {
+    const db = s.t.allot.database.db;
+    const fleetAppId = (
+      await db.selectFrom("apps").select("id").where("adam_id", "=", fleetAdam).executeTakeFirstOrThrow()
+    ).id;
+    const g = await group("Fleet");
+    const ids: string[] = [];
+    for (let i = 0; i < 251; i += 25)
+      ids.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(25, 251 - i) }, async (_, k) => {
+            const r = await req("POST", "/v1.0/deviceManagement/managedDevices", {
+              deviceName: `Fleet ${i + k}`,
+              operatingSystem: "iOS",
+              serialNumber: `FLEET${String(i + k).padStart(4, "0")}`,
+            });
+            expect(r.status).toBe(201);
+            return r.body.id as string;
+          }),
+        )),
+      );
+    const [late, ...first] = ids as [string, ...string[]];
+    for (const id of first) await addMember(g, id);
+    await assign(fleetAppId, "required", g);
+    const commandsFor = () => commands.filter((c) => c.body.mobileAppId === fleetAppId).map((c) => c.body.deviceId as string);
+    await waitFor(
+      "an InstallApplication for each of the 250 devices",
+      async () => (new Set(commandsFor()).size >= 250 ? true : undefined),
+      60_000,
+    );
+    await addMember(g, late);
+    await waitFor("the late device's InstallApplication", async () => (commandsFor().includes(late) ? true : undefined), 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const sent = commandsFor();
+    expect(sent).toHaveLength(251);
+    expect(new Set(sent)).toEqual(new Set(ids));
+  }, 120_000);
 });

@@ -2,10 +2,13 @@
 // outbox, in short chunked transactions) and the outbox worker that sends store operations to Apple
 // in the largest batches the limits allow and settles holdings item by item from the event's result.
 //
-// Crash safety: an operation is marked `sending` (with its batch) before the call; a worker that
-// starts again resumes `sending` batches through the client's resumeWrite (which looks at Apple
-// first and sends only what is missing), so nothing is associated twice and no release is lost.
+// Crash safety: an operation is marked `sending` (with its batch: one request) just before the
+// request, and `sent` with Apple's event id as soon as Apple answers. A worker that starts again
+// follows the recorded events, and resumes `sending` batches through the client's resumeWrite (which
+// looks at Apple — after the request's event had time to settle — and sends only what is missing), so
+// nothing is associated twice and no release is lost.
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
@@ -14,26 +17,33 @@ import {
   buildDirectoryIndex,
   capacityOf,
   type DirectoryIndex,
+  type EngineAssignment,
   EngineInputError,
   type HoldingDecision,
   type LedgerHolding,
   ledgerRowOf,
   type Operation,
   planApp,
+  type IncrementalPlan,
   planAppIncremental,
   queueHeadSize,
 } from "../../engine/index.ts";
-import type {
-  AppleAssetTargetPair,
-  AppleAssetWriteResult,
-  AppleEventStatus,
-  ApplePendingWrite,
-  AppleTokenClient,
-  AppleUser,
+import { expandPairs, planManageAssets } from "../../stores/apple/chunking.ts";
+import {
+  type AppleAssetTargetPair,
+  type AppleAssetWriteResult,
+  type AppleEventStatus,
+  AppleEventTimeoutError,
+  type AppleManageAssetsRequest,
+  type ApplePendingWrite,
+  type AppleTokenClient,
+  type AppleUser,
 } from "../../stores/apple/index.ts";
+import type { TableStatistics } from "../../db/statistics.ts";
 import { createBounded, type Bounded } from "../../lib/bounded.ts";
 import { fallbackLimits } from "../../stores/apple/parse.ts";
 import { groupWritePairs, type WriteLimits } from "./licenses.batching.ts";
+import { createDirectoryIndexes, type DirectoryIndexes } from "./licenses.directory.ts";
 import { engineAppOf } from "./licenses.mapping.ts";
 import type {
   HoldingStateChange,
@@ -69,8 +79,19 @@ const WRITE_GROUPS_AT_ONCE = 5;
 const USER_ROUND = 100_000;
 /** While the outbox drains, mirror rows are marked tracked at most this often (and at the end). */
 const TRACK_EVERY_MS = 30_000;
-/** Apple events followed at the same time after a write. */
+/** Apple event-status requests in flight at once while events are followed (followEvents). */
 const EVENT_WAITS_AT_ONCE = 8;
+/** Requests of one group in flight at once (as the Apple client sent a group's chunks before). */
+const REQUESTS_PER_GROUP_AT_ONCE = 5;
+/**
+ * A request that was in flight when its worker stopped (operations `sending`, no event, no error) may
+ * have become an Apple event that is still PENDING, whose tasks do not show in Apple's assignments yet:
+ * Apple is looked at this many event-poll intervals after the request left, and only what is still
+ * missing after the last look is sent again (at Apple's 30 s cadence: after 7.5 minutes).
+ */
+const UNKNOWN_WRITE_LOOKS = [1, 3, 7, 15];
+/** An event still PENDING after this long fails the drain (retried later), as the client's waitForEvent did. */
+const EVENT_TIMEOUT_MS = 10 * 60_000;
 
 /** Runs fn over items, at most `limit` at a time; the first error stops new work and is thrown once all running calls ended. */
 async function eachLimit<T>(
@@ -126,6 +147,10 @@ export interface LicensesDeps {
   writeLimits?: () => Promise<WriteLimits>;
   /** Ledger chunks a full reconcile writes at once (PostgreSQL: several connections; PGlite: 1). */
   writeConcurrency?: number;
+  /** The whole-directory index of full reconciles (shared with the MDM bridge); a private one when absent. */
+  directoryIndexes?: DirectoryIndexes;
+  /** Told how many ledger rows were written, so the planner's statistics follow bulk writes. */
+  statistics?: TableStatistics;
 }
 
 /** Per-user reads after users/create; above this many users one walk of the location's users is cheaper. */
@@ -140,6 +165,7 @@ export function invitationUrlOf(template: string, inviteCode: string): string {
 
 export function createLicensesService(deps: LicensesDeps) {
   const { db, licensesRepository: repo, tokens } = deps;
+  const directories = deps.directoryIndexes ?? createDirectoryIndexes(repo);
   const now = () => deps.now?.() ?? Date.now();
   const log = () => deps.logger();
 
@@ -156,6 +182,19 @@ export function createLicensesService(deps: LicensesDeps) {
       if (tenantLocks.get(tenantId) === settled) tenantLocks.delete(tenantId);
     });
     return next;
+  }
+
+  /** Reports written ledger rows (planner statistics); a failed ANALYZE never fails the write. */
+  async function noteWrites(rows: { holdings: number; events: number; operations: number }) {
+    const stats = deps.statistics;
+    if (!stats) return;
+    try {
+      await stats.wrote("license_holdings", rows.holdings);
+      await stats.wrote("license_events", rows.events);
+      await stats.wrote("store_operations", rows.operations);
+    } catch (err) {
+      log().warn({ err: err instanceof Error ? err.message : String(err) }, "analyze after ledger writes failed");
+    }
   }
 
   /** Plans one app against a directory index and applies the plan in chunks. Returns what changed. */
@@ -278,14 +317,8 @@ export function createLicensesService(deps: LicensesDeps) {
     if (appIds.length === 0) return [];
     const started = performance.now();
     const apps = await repo.loadApps(db, tenantId, appIds);
-    // The loaded rows are garbage once indexed (no variable keeps them alive through the app loop).
-    let loaded = 0;
-    const ix = buildDirectoryIndex(
-      await repo.loadDirectory(tenantId).finally(() => {
-        loaded = performance.now();
-      }),
-    );
-    const indexed = performance.now();
+    // Always read afresh (the MDM bridge may then share it); the loaded rows are garbage once indexed.
+    const { ix, loadMs, indexMs } = await directories.fresh(tenantId);
     const results: Awaited<ReturnType<typeof reconcileWithIndex>>[] = [];
     const userOps = await repo.openAppleUserOperations(tenantId);
     // PostgreSQL writes chunks on several connections while the next app is read and planned.
@@ -301,6 +334,12 @@ export function createLicensesService(deps: LicensesDeps) {
       throw err;
     }
     const drainMs = performance.now() - loopEnd;
+    const sumOf = (f: (r: (typeof results)[number]) => number) => results.reduce((n, r) => n + f(r), 0);
+    await noteWrites({
+      holdings: sumOf((r) => r.changed),
+      events: sumOf((r) => r.changed),
+      operations: sumOf((r) => r.operations),
+    });
     // One line per reconcile with where the time went (bench/reconcile reads it).
     const sum = (f: (r: (typeof results)[number]) => number) =>
       Math.round(results.reduce((n, r) => n + f(r), 0));
@@ -313,8 +352,8 @@ export function createLicensesService(deps: LicensesDeps) {
         licensed: sum((r) => r.counts.licensed),
         waiting: sum((r) => r.counts.waiting),
         ms: Math.round(performance.now() - started),
-        directoryLoadMs: Math.round(loaded - started),
-        indexMs: Math.round(indexed - loaded),
+        directoryLoadMs: Math.round(loadMs),
+        indexMs: Math.round(indexMs),
         appLoadMs: sum((r) => r.timing.loadMs),
         planMs: sum((r) => r.timing.planMs),
         // Wall time during which ledger chunks were being written (some of it overlaps reads and plans) …
@@ -469,6 +508,7 @@ export function createLicensesService(deps: LicensesDeps) {
           );
         });
       }
+      await noteWrites({ holdings: r.ops.length, events: r.ops.length, operations: r.ops.length });
     }
     return touchedApps;
   }
@@ -520,42 +560,116 @@ export function createLicensesService(deps: LicensesDeps) {
     return followRecorded(b, apple, await recordEvents(b, b.ops, result.events));
   }
 
-  /** Waits for the recorded events and settles their operations (and those no event covers). */
+  /** Settles the operations no event covers, then follows the recorded events (followEvents). */
   async function followRecorded(
     b: Batch,
     apple: AppleTokenClient,
     recorded: Awaited<ReturnType<typeof recordEvents>>,
   ) {
-    const groups: { eventId: string | null; status: AppleEventStatus | null; ops: OperationRow[] }[] =
-      recorded.groups.map((g) => ({ ...g, status: null }));
     // Whatever no event covers was found already done at Apple (verified) or needed no write.
-    if (recorded.remaining.size > 0)
-      groups.push({ eventId: null, status: null, ops: [...recorded.remaining.values()] });
-    // Several events are followed at once (each poll still goes through the client's rate limiter).
-    await eachLimit(
-      groups.filter((g) => g.eventId),
-      EVENT_WAITS_AT_ONCE,
-      async (g) => {
-        g.status = await apple.waitForEvent(g.eventId as string, { intervalsMs: [deps.eventPollMs] });
-      },
+    const touched =
+      recorded.remaining.size > 0
+        ? await settle(b, [{ eventId: null, status: null, ops: [...recorded.remaining.values()] }])
+        : new Set<string>();
+    const events = recorded.groups
+      .filter((g) => g.ops.length > 0)
+      .map((g) => ({ eventId: g.eventId, batch: { ...b, ops: g.ops } }));
+    // Events just accepted: the first look after one poll interval.
+    for (const a of await followEvents(apple, events, deps.eventPollMs)) touched.add(a);
+    return touched;
+  }
+
+  /**
+   * Follows Apple events until each one settles, and settles each event's operations as soon as it
+   * does (a slow event holds back no other). Every round looks at each event still PENDING once
+   * (EVENT_WAITS_AT_ONCE requests at a time, paced by the client's rate limiter) and then waits one poll
+   * interval: however many events are open, each is settled about a poll interval after it completes
+   * (not one event after the other, each with its own waits).
+   */
+  async function followEvents(
+    apple: AppleTokenClient,
+    events: readonly { eventId: string; batch: Batch }[],
+    firstLookMs: number,
+  ): Promise<Set<string>> {
+    const touched = new Set<string>();
+    const started = performance.now();
+    let open = [...events];
+    let wait = firstLookMs;
+    while (open.length > 0) {
+      if (wait > 0) await sleep(wait);
+      wait = deps.eventPollMs;
+      const pending: typeof open = [];
+      const lastStatus = new Map<string, AppleEventStatus>();
+      await eachLimit(open, EVENT_WAITS_AT_ONCE, async (e) => {
+        const status = await apple.getEventStatus(e.eventId);
+        if (status.eventStatus === "PENDING") {
+          pending.push(e);
+          lastStatus.set(e.eventId, status);
+          return;
+        }
+        for (const a of await settle(e.batch, [{ eventId: e.eventId, status, ops: e.batch.ops }]))
+          touched.add(a);
+      });
+      open = pending;
+      if (open.length > 0 && performance.now() - started >= EVENT_TIMEOUT_MS)
+        throw new AppleEventTimeoutError(
+          open[0].eventId,
+          lastStatus.get(open[0].eventId) as AppleEventStatus,
+        );
+    }
+    return touched;
+  }
+
+  /** Operations of one cross-product group, split into the requests the client sends for it (same limits, same plan). */
+  function requestsOf(b: Batch, group: OperationRow[], limits: WriteLimits): OperationRow[][] {
+    const keyOf = (p: AppleAssetTargetPair) =>
+      `${p.adamId}\u0000${p.pricingParam ?? ""}\u0000${p.serialNumber !== undefined ? `s\u0000${p.serialNumber}` : `u\u0000${p.clientUserId}`}`;
+    const byPair = new Map(group.map((o) => [keyOf(pairOf(o)), o]));
+    const request = pendingWriteOf({ ...b, ops: group }).request as AppleManageAssetsRequest;
+    const out = planManageAssets(request, limits)
+      .map((r) => expandPairs(r).flatMap((p) => byPair.get(keyOf(p)) ?? []))
+      .filter((ops) => ops.length > 0);
+    // A group is an exact cross product, so every operation is in one request; kept whole if not.
+    return out.reduce((n, ops) => n + ops.length, 0) === group.length ? out : [group];
+  }
+
+  const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
+
+  /**
+   * Marks `ids` `sending` (a new batch) and sends the request. When it fails they stay `sending`,
+   * with the error: the next drain looks at Apple at once before anything is sent again (resumeInterrupted).
+   */
+  async function sendMarked<T>(tenantId: string, ids: string[], request: () => Promise<T>): Promise<T> {
+    await repo.markOperations(
+      db,
+      tenantId,
+      ids,
+      { state: "sending", batchId: randomUUID(), attempt: true, error: null },
+      new Date(now()),
     );
-    return settle(b, groups);
+    try {
+      return await request();
+    } catch (err) {
+      await repo.markOperations(db, tenantId, ids, { state: "sending", error: errorText(err) }, new Date(now()));
+      throw err;
+    }
   }
 
   async function sendBatch(b: Batch): Promise<Set<string>> {
     const apple = await tokens.appleFor(b.tenantId, b.tokenId);
     if (b.kind === "revoke") {
-      await repo.markOperations(
-        db,
+      const result = await sendMarked(
         b.tenantId,
         b.ops.map((o) => o.id),
-        { state: "sending", batchId: randomUUID(), attempt: true },
-        new Date(now()),
+        () => apple.revokeAssets(pendingWriteOf(b).request as never),
       );
-      return followResult(b, apple, await apple.revokeAssets(pendingWriteOf(b).request as never));
+      return followResult(b, apple, result);
     }
-    // Groups whose pairs are exactly assets × targets (licenses.batching.ts), each its own batch id: few
-    // requests, and a batch resumed after a crash (pendingWriteOf, a cross product) adds no unwanted pair.
+    // Groups whose pairs are exactly assets × targets (licenses.batching.ts): few requests. Each group
+    // goes out as the requests Apple accepts (the limits), each request its own batch (a cross product,
+    // which resumeWrite can rebuild: pendingWriteOf): marked `sending` just before it is sent and `sent`
+    // with its event as soon as Apple answers. A worker stopped at any point thus leaves `sending` only
+    // the requests then in flight; the requests it had not sent yet stay `pending`.
     const limits = (await deps.writeLimits?.()) ?? fallbackLimits;
     const groups = groupWritePairs(
       b.ops,
@@ -570,60 +684,105 @@ export function createLicensesService(deps: LicensesDeps) {
       },
       limits,
     );
-    const at = new Date(now());
-    await db.transaction().execute(async (trx) => {
-      for (const g of groups)
-        await repo.markOperations(
-          trx,
-          b.tenantId,
-          g.map((o) => o.id),
-          { state: "sending", batchId: randomUUID(), attempt: true },
-          at,
-        );
-    });
-    // Up to WRITE_GROUPS_AT_ONCE groups in flight (the client's rate limiter paces the requests). A group
-    // that fails stays `sending`: the next drain resumes it (Apple is asked before anything is re-sent).
-    // Each answer's events are recorded as it arrives (recordEvents), once; they are followed together below.
+    // Up to WRITE_GROUPS_AT_ONCE groups, each with up to REQUESTS_PER_GROUP_AT_ONCE requests, in flight
+    // (the client's rate limiter paces them). A request that fails stays `sending` with its error: the
+    // next drain resumes it (Apple is asked before anything is re-sent). The events are followed
+    // together once every request is answered.
     const sent: OperationRow[] = [];
     const recorded: Awaited<ReturnType<typeof recordEvents>> = { groups: [], remaining: new Map() };
-    const sending = eachLimit(groups, WRITE_GROUPS_AT_ONCE, async (g) => {
-      const pairs = g.map(pairOf);
-      const r =
-        b.kind === "associate" ? await apple.associatePairs(pairs) : await apple.disassociatePairs(pairs);
-      const own = await recordEvents(b, g, r.events);
-      recorded.groups.push(...own.groups);
-      for (const [id, o] of own.remaining) recorded.remaining.set(id, o);
-      sent.push(...g);
-    }).then(
+    const failure = await eachLimit(groups, WRITE_GROUPS_AT_ONCE, (g) =>
+      eachLimit(requestsOf(b, g, limits), REQUESTS_PER_GROUP_AT_ONCE, async (ops) => {
+        const pairs = ops.map(pairOf);
+        const r: AppleAssetWriteResult = await sendMarked(
+          b.tenantId,
+          ops.map((o) => o.id),
+          () => (b.kind === "associate" ? apple.associatePairs(pairs) : apple.disassociatePairs(pairs)),
+        );
+        const own = await recordEvents(b, ops, r.events);
+        recorded.groups.push(...own.groups);
+        for (const [id, o] of own.remaining) recorded.remaining.set(id, o);
+        sent.push(...ops);
+      }),
+    ).then(
       () => undefined,
       (err: unknown) => ({ err }),
     );
-    const failure = await sending;
     const touched =
       sent.length > 0 ? await followRecorded({ ...b, ops: sent }, apple, recorded) : new Set<string>();
     if (failure) throw failure.err;
     return touched;
   }
 
-  /** A batch left `sending` or `sent` by a stopped worker: ask Apple, send only what is missing. */
-  async function resumeBatch(b: Batch): Promise<Set<string>> {
-    const apple = await tokens.appleFor(b.tenantId, b.tokenId);
-    const byEvent = new Map<string, OperationRow[]>();
-    const unknown: OperationRow[] = [];
-    for (const o of b.ops) {
-      if (o.event_id) byEvent.set(o.event_id, [...(byEvent.get(o.event_id) ?? []), o]);
-      else unknown.push(o);
-    }
+  /**
+   * When to look at Apple for a request left `sending` without an event (delays from now, for
+   * resumeWrite): a request that failed (its error recorded) at once — the client already waited for
+   * an unknown outcome before giving up; a request that was in flight when its worker stopped
+   * UNKNOWN_WRITE_LOOKS poll intervals after it left (its event may still be PENDING).
+   */
+  function unknownWriteLooks(ops: readonly OperationRow[]): number[] {
+    if (ops.some((o) => o.error)) return [0];
+    const left = Math.max(...ops.map((o) => new Date(o.updated_at).getTime()));
+    const at = now();
+    const looks = UNKNOWN_WRITE_LOOKS.map((k) => left + k * deps.eventPollMs).filter((t) => t > at);
+    if (looks.length === 0) return [0];
+    return looks.map((t, i) => t - (i === 0 ? at : looks[i - 1]));
+  }
+
+  /**
+   * Every batch left `sending` or `sent` by a stopped worker (or by a failed request), all at once, and
+   * the `fresh` (pending) batches with them: releases and revocations first, then associations (as a
+   * drain sends them). In each phase, together:
+   * - the recorded events (operations `sent` with their event id) are followed (followEvents; the
+   *   first look at once: they are usually complete by now);
+   * - a request without an event is checked at Apple (unknownWriteLooks) and only what is still
+   *   missing is sent again (resumeWrite);
+   * - the fresh batches are sent (sendBatch).
+   */
+  async function resumeInterrupted(batches: readonly Batch[], fresh: readonly Batch[]): Promise<Set<string>> {
     const touched = new Set<string>();
-    for (const [eventId, ops] of byEvent) {
-      const status = await apple.waitForEvent(eventId, { intervalsMs: [deps.eventPollMs] });
-      for (const a of await settle({ ...b, ops }, [{ eventId, status, ops }])) touched.add(a);
+    const add = (apps: Set<string>) => {
+      for (const a of apps) touched.add(a);
+    };
+    const apples = new Map<string, AppleTokenClient>();
+    for (const b of batches)
+      if (!apples.has(b.tokenId)) apples.set(b.tokenId, await tokens.appleFor(b.tenantId, b.tokenId));
+    const events = new Map<string, { eventId: string; batch: Batch }>();
+    const unknown: Batch[] = [];
+    for (const b of batches) {
+      const loose: OperationRow[] = [];
+      for (const o of b.ops) {
+        if (!o.event_id) {
+          loose.push(o);
+          continue;
+        }
+        const e = events.get(o.event_id) ?? { eventId: o.event_id, batch: { ...b, ops: [] } };
+        e.batch.ops.push(o);
+        events.set(o.event_id, e);
+      }
+      if (loose.length > 0) unknown.push({ ...b, ops: loose });
     }
-    if (unknown.length > 0) {
-      const sub: Batch = { ...b, ops: unknown };
-      const r = await apple.resumeWrite(pendingWriteOf(sub));
-      const result = (r.result as AppleAssetWriteResult | undefined) ?? { events: [], verifiedPairs: [] };
-      for (const a of await followResult(sub, apple, result)) touched.add(a);
+    for (const kinds of [["disassociate", "revoke"], ["associate"]]) {
+      const inPhase = (b: Batch) => kinds.includes(b.kind);
+      const work: Promise<void>[] = [];
+      for (const [tokenId, apple] of apples) {
+        const followed = [...events.values()].filter((e) => e.batch.tokenId === tokenId && inPhase(e.batch));
+        if (followed.length > 0) work.push(followEvents(apple, followed, 0).then(add));
+      }
+      work.push(
+        eachLimit(unknown.filter(inPhase), WRITE_GROUPS_AT_ONCE, async (b) => {
+          const apple = apples.get(b.tokenId) as AppleTokenClient;
+          const r = await apple.resumeWrite(pendingWriteOf(b), { checkDelaysMs: unknownWriteLooks(b.ops) });
+          const result = (r.result as AppleAssetWriteResult | undefined) ?? { events: [], verifiedPairs: [] };
+          add(await followResult(b, apple, result));
+        }),
+      );
+      work.push(
+        (async () => {
+          for (const b of fresh.filter(inPhase)) add(await sendBatch(b));
+        })(),
+      );
+      const failed = (await Promise.allSettled(work)).find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     }
     return touched;
   }
@@ -793,6 +952,9 @@ export function createLicensesService(deps: LicensesDeps) {
     const running = draining.get(tenantId);
     if (running) return running;
     const p = (async () => {
+      // A reconcile of this tenant writing its plan goes first: the outbox then groups the whole plan's
+      // writes (fewer Apple requests), and does not compete with the ledger writes for the database.
+      await tenantLocks.get(tenantId);
       let handled = 0;
       // Apps whose settlements freed licenses (releases) or put holders back in the queue: planned again
       // once the outbox has nothing ready (a plan reads the whole directory: once per drain, not per round).
@@ -812,13 +974,18 @@ export function createLicensesService(deps: LicensesDeps) {
       for (let round = 0; round < 100; round++) {
         const interrupted = await repo.openOperations(tenantId, ["sending", "sent"], OUTBOX_ROUND);
         // Apple users first, all of them at once: one walk of Apple's users reads back every new one
-        // (their licenses wait for the invitation anyway), instead of one walk per round.
-        const users =
-          interrupted.length > 0
-            ? []
-            : await repo.openOperations(tenantId, ["pending"], USER_ROUND, ["registerUser", "inviteUser"]);
+        // (their licenses wait for the invitation anyway), instead of one walk per round. (With
+        // interrupted operations, only whether there are any: they come in the next round.)
+        const users = await repo.openOperations(
+          tenantId,
+          ["pending"],
+          interrupted.length > 0 ? 1 : USER_ROUND,
+          ["registerUser", "inviteUser"],
+        );
+        // Pending store writes go out with the interrupted ones (resumeInterrupted), unless Apple users
+        // must be registered first.
         const pending =
-          interrupted.length > 0 || users.length > 0
+          users.length > 0
             ? []
             : wholeApps(
                 await repo.openOperations(tenantId, ["pending"], OUTBOX_ROUND, [
@@ -838,10 +1005,11 @@ export function createLicensesService(deps: LicensesDeps) {
         const ops = interrupted.length > 0 ? interrupted : users.length > 0 ? users : pending;
         await registerUsers(tenantId, ops);
         const batches = batchesOf(tenantId, ops);
-        for (const b of batches)
-          for (const a of await (interrupted.length > 0 ? resumeBatch(b) : sendBatch(b))) touched.add(a);
-        for (const b of batches) tokensSent.add(b.tokenId);
-        handled += ops.length;
+        const fresh = interrupted.length > 0 ? batchesOf(tenantId, pending) : [];
+        if (interrupted.length > 0) for (const a of await resumeInterrupted(batches, fresh)) touched.add(a);
+        else for (const b of batches) for (const a of await sendBatch(b)) touched.add(a);
+        for (const b of [...batches, ...fresh]) tokensSent.add(b.tokenId);
+        handled += ops.length + (interrupted.length > 0 ? pending.length : 0);
         if (tokensSent.size > 0 && performance.now() - trackedAt >= TRACK_EVERY_MS) await markTracked();
       }
       if (tokensSent.size > 0) await markTracked();
@@ -883,29 +1051,30 @@ export function createLicensesService(deps: LicensesDeps) {
    * re-plans the affected holders of each app with planAppIncremental; an app whose stored queue head
    * is too short, or whose ledger disagrees with its counts, is planned in full instead.
    */
-  async function reconcileIncremental(
+  /**
+   * Plans `appIds` for the holders `changed` touches only (src/engine/slice.ts, in SQL): the directory
+   * slice of those users and devices, and per app their ledger rows, installs, the app's counts and
+   * the head of its queue. `onPlan` gets each app's plan in turn; apps that need a full plan (stored
+   * queue head too short) are returned in `full`. Shared by the incremental reconcile and the MDM bridge.
+   */
+  async function planSlice(
     tenantId: string,
     appIds: readonly string[],
     changed: { users: string[]; devices: string[] },
+    at: number,
+    onPlan: (app: LedgerAppRow, plan: IncrementalPlan, assignments: EngineAssignment[]) => Promise<void>,
   ) {
-    if (appIds.length === 0) return;
     const started = performance.now();
-    const at = now();
     // Independent reads go out together (PostgreSQL runs them on several connections; PGlite queues them).
-    const [apps, slice, userOps] = await Promise.all([
+    const [apps, slice] = await Promise.all([
       repo.loadApps(db, tenantId, appIds),
       repo.loadDirectorySlice(tenantId, changed),
-      repo.openAppleUserOperations(tenantId),
     ]);
     const ix = buildDirectoryIndex(slice);
     const affected = affectedHolders(ix, changed);
     const holders = { users: [...affected.users], devices: [...affected.devices] };
-    const sliced = performance.now();
+    const timing = { sliceMs: performance.now() - started, readMs: 0, planMs: 0, onPlanMs: 0 };
     const full: string[] = [];
-    let written = 0;
-    let readMs = 0;
-    let planMs = 0;
-    let persistMs = 0;
     for (const app of apps) {
       const t0 = performance.now();
       const [externally, loaded, ledgerCounts, { requests, installs }, assignments] = await Promise.all([
@@ -929,8 +1098,8 @@ export function createLicensesService(deps: LicensesDeps) {
         ),
       ]);
       const t1 = performance.now();
-      readMs += t1 - t0;
-      let plan: ReturnType<typeof planAppIncremental>;
+      timing.readMs += t1 - t0;
+      let plan: IncrementalPlan;
       try {
         plan = planAppIncremental(
           ix,
@@ -956,10 +1125,27 @@ export function createLicensesService(deps: LicensesDeps) {
         continue;
       }
       const t2 = performance.now();
-      planMs += t2 - t1;
-      written += (await persistPlan(tenantId, app, plan, userOps, at)).changed;
-      persistMs += performance.now() - t2;
+      timing.planMs += t2 - t1;
+      await onPlan(app, plan, assignments);
+      timing.onPlanMs += performance.now() - t2;
     }
+    return { apps, full, timing };
+  }
+
+  async function reconcileIncremental(
+    tenantId: string,
+    appIds: readonly string[],
+    changed: { users: string[]; devices: string[] },
+  ) {
+    if (appIds.length === 0) return;
+    const started = performance.now();
+    const at = now();
+    const userOps = await repo.openAppleUserOperations(tenantId);
+    let written = 0;
+    const { apps, full, timing } = await planSlice(tenantId, appIds, changed, at, async (app, plan) => {
+      written += (await persistPlan(tenantId, app, plan, userOps, at)).changed;
+    });
+    await noteWrites({ holdings: written, events: written, operations: written });
     if (full.length > 0) await reconcileApps(tenantId, full);
     const ms = (x: number) => Math.round(x);
     log().info(
@@ -969,10 +1155,10 @@ export function createLicensesService(deps: LicensesDeps) {
         fullPlans: full.length,
         changed: written,
         ms: ms(performance.now() - started),
-        sliceMs: ms(sliced - started),
-        readMs: ms(readMs),
-        planMs: ms(planMs),
-        persistMs: ms(persistMs),
+        sliceMs: ms(timing.sliceMs),
+        readMs: ms(timing.readMs),
+        planMs: ms(timing.planMs),
+        persistMs: ms(timing.onPlanMs),
       },
       "licenses reconciled incrementally",
     );
@@ -1020,6 +1206,18 @@ export function createLicensesService(deps: LicensesDeps) {
     /** Runs `listener` after every reconcile with the apps planned (after their ledger rows are written). */
     onReconciled(listener: (tenantId: string, appIds: string[]) => Promise<unknown>) {
       reconciledListeners.push(listener);
+    },
+    /**
+     * Plans apps for the holders `changed` touches only, without writing (the MDM bridge takes its
+     * device commands from these plans); apps that need a full plan come back in `full`.
+     */
+    planSlice(
+      tenantId: string,
+      appIds: readonly string[],
+      changed: { users: string[]; devices: string[] },
+      onPlan: (app: LedgerAppRow, plan: IncrementalPlan, assignments: EngineAssignment[]) => Promise<void>,
+    ) {
+      return planSlice(tenantId, appIds, changed, now(), onPlan);
     },
     /** Plans one app and writes the plan (holdings, history, outbox) in chunks. */
     reconcileApp(tenantId: string, appId: string) {

@@ -57,6 +57,22 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
       };
     },
 
+    /** The holders of events (afterSeq, lastSeq], at most `limit` of them. */
+    async holdersWithEvents(
+      tenantId: string,
+      afterSeq: number,
+      lastSeq: number,
+      limit: number,
+    ): Promise<{ users: string[]; devices: string[] }> {
+      const r = await sql<{ holder_type: string; holder_id: string }>`
+        select distinct holder_type, holder_id from license_events
+        where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} limit ${limit}`.execute(db);
+      return {
+        users: r.rows.filter((x) => x.holder_type === "user").map((x) => x.holder_id),
+        devices: r.rows.filter((x) => x.holder_type === "device").map((x) => x.holder_id),
+      };
+    },
+
     /** Users who lost an app in events (afterSeq, lastSeq]: the holder, or a released device's primary user. */
     async releasedUsers(tenantId: string, afterSeq: number, lastSeq: number) {
       const r = await sql<{
@@ -76,14 +92,21 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
     },
 
     /** Tenants with license events the bridge has not read, or commands due for delivery. */
-    async tenantsWithWork(now: Date): Promise<string[]> {
+    /** Tenants with license events the bridge has not read yet. */
+    async tenantsWithEvents(): Promise<string[]> {
       const r = await sql<{ tenant_id: string }>`
         select t.id as tenant_id from tenants t
           left join mdm_bridge_cursors k on k.tenant_id = t.id
           -- polled every second: a primary-key probe per tenant, never a scan of the event history
-          where exists (select 1 from license_events e where e.tenant_id = t.id and e.seq > coalesce(k.event_seq, 0))
-        union
-        select distinct tenant_id from device_commands where state = 'pending' and next_attempt_at <= ${now}`.execute(
+          where exists (select 1 from license_events e where e.tenant_id = t.id and e.seq > coalesce(k.event_seq, 0))`.execute(db);
+      return r.rows.map((x) => x.tenant_id);
+    },
+
+    /** Tenants with device commands due (an index probe per tenant: device_commands_due). */
+    async tenantsWithDueCommands(now: Date): Promise<string[]> {
+      const r = await sql<{ tenant_id: string }>`
+        select t.id as tenant_id from tenants t
+          where exists (select 1 from device_commands c where c.tenant_id = t.id and c.state = 'pending' and c.next_attempt_at <= ${now})`.execute(
         db,
       );
       return r.rows.map((x) => x.tenant_id);
@@ -138,13 +161,6 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
         where c.tenant_id = ${tenantId} and c.state = 'pending' and c.next_attempt_at <= ${now}
         order by c.seq limit ${limit}`.execute(db);
       return r.rows;
-    },
-
-    async postponeCommands(tenantId: string, ids: readonly string[], until: Date): Promise<void> {
-      if (ids.length === 0) return;
-      await sql`update device_commands set next_attempt_at = ${until} where tenant_id = ${tenantId} and id = any(${ids as string[]}::uuid[])`.execute(
-        db,
-      );
     },
 
     async settleCommand(

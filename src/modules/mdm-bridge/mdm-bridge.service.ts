@@ -9,9 +9,9 @@ import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
-  buildDirectoryIndex,
   type DeviceCommandOp,
   type DirectoryIndex,
+  type EngineAssignment,
   planApp,
   planAppUpdate,
 } from "../../engine/index.ts";
@@ -20,6 +20,7 @@ import { notFound } from "../../lib/errors.ts";
 import type { AlertInput } from "../alerts/alerts.service.ts";
 import type { AuditService } from "../audit/audit.service.ts";
 import { engineAppOf } from "../licenses/licenses.mapping.ts";
+import type { DirectoryIndexes } from "../licenses/licenses.directory.ts";
 import type { LedgerAppRow, LicensesRepository } from "../licenses/licenses.repository.ts";
 import { backoffMs, postSigned } from "../notifications/webhook-post.ts";
 import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository.ts";
@@ -27,6 +28,8 @@ import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository
 const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 const DEVICE_TYPE = "microsoft.graph.managedDevice";
+/** Settled holders up to which a bridge run plans only them (the directory slice); more plan whole apps. */
+const SLICE_MAX_HOLDERS = 200;
 /** When no MDM webhook is configured, look again this much later. */
 const NO_WEBHOOK_RETRY_MS = 60_000;
 
@@ -43,7 +46,17 @@ export interface MdmBridgeDeps {
   db: Kysely<DB>;
   mdmBridgeRepository: MdmBridgeRepository;
   licensesRepository: LicensesRepository;
-  licensesService: { reconcileApps(tenantId: string, appIds: readonly string[]): Promise<unknown> };
+  /** The directory index, shared with the licenses service's full reconciles. */
+  directoryIndexes: DirectoryIndexes;
+  licensesService: {
+    reconcileApps(tenantId: string, appIds: readonly string[]): Promise<unknown>;
+    planSlice(
+      tenantId: string,
+      appIds: readonly string[],
+      changed: { users: string[]; devices: string[] },
+      onPlan: (app: LedgerAppRow, plan: { operations: readonly { kind: string }[] }, assignments: EngineAssignment[]) => Promise<void>,
+    ): Promise<{ full: string[] }>;
+  };
   auditService: AuditService;
   /** Sends the store-operations outbox job after a reconcile (never from inside a transaction). */
   kickLicensesOutbox(tenantId: string): Promise<unknown>;
@@ -114,66 +127,67 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     return { assignments, input, plan: planApp(ix, input, { now: now().getTime(), ...timeout }) };
   }
 
+  /** The device commands among a plan's operations (InstallApplication / RemoveApplication payloads). */
+  function commandsOf(
+    app: LedgerAppRow,
+    meta: { adam_id: string | null; bundle_id: string | null } | undefined,
+    assignments: readonly { id: string; settings: unknown }[],
+    operations: readonly { kind: string }[],
+  ): CommandInsert[] {
+    const settingsOf = new Map(assignments.map((a) => [a.id, a.settings as Record<string, unknown>]));
+    const cmds: CommandInsert[] = [];
+    for (const o of operations) {
+      if (o.kind !== "installCommand" && o.kind !== "removeCommand") continue;
+      const op = o as DeviceCommandOp;
+      if (op.kind === "installCommand" && meta?.adam_id) {
+        cmds.push({
+          id: randomUUID(),
+          appId: app.id,
+          deviceId: op.deviceId,
+          kind: "install",
+          payload: installApplicationCommand(meta.adam_id, settingsOf.get(op.assignmentId ?? "") ?? {}, op.flags),
+        });
+      } else if (op.kind === "removeCommand" && meta?.bundle_id) {
+        cmds.push({
+          id: randomUUID(),
+          appId: app.id,
+          deviceId: op.deviceId,
+          kind: "remove",
+          payload: removeApplicationCommand(meta.bundle_id),
+        });
+      }
+    }
+    return cmds;
+  }
+
+  /** Writes an app's commands to the outbox; a RemoveApplication also schedules the app's timeout plan. */
+  async function writeCommands(tenantId: string, appId: string, cmds: readonly CommandInsert[]) {
+    for (let i = 0; i < cmds.length; i += 2000) {
+      const part = cmds.slice(i, i + 2000);
+      await db.transaction().execute((trx) => repo.insertCommands(trx, tenantId, part, now()));
+    }
+    // Nothing else may happen to the app when the MDM never answers: plan it again when the
+    // RemoveApplication times out, so the license is released then (ENG-6).
+    if (cmds.some((c) => c.kind === "remove") && deps.reconcileLater && deps.uninstallTimeoutMs !== undefined)
+      await deps.reconcileLater(tenantId, appId, deps.uninstallTimeoutMs + 1000);
+    return cmds.length;
+  }
+
+  /** Tenants without an MDM webhook, and until when the bridge does not look for one again. */
+  const noWebhookUntil = new Map<string, number>();
+
   /** Plans the device commands of these apps from the ledger and writes them to the outbox. Returns commands written. */
   async function planCommands(tenantId: string, appIds: readonly string[]): Promise<number> {
     const started = performance.now();
     const apps = (await ledger.loadApps(db, tenantId, appIds)).filter((a) => a.product_type !== "Book");
     if (apps.length === 0) return 0;
-    const ix = buildDirectoryIndex(await ledger.loadDirectory(tenantId));
+    const ix = await deps.directoryIndexes.recent(tenantId);
     const indexed = performance.now();
-    const info = new Map(
-      (
-        await repo.appInfo(
-          db,
-          tenantId,
-          apps.map((a) => a.id),
-        )
-      ).map((a) => [a.id, a]),
-    );
+    const info = new Map((await repo.appInfo(db, tenantId, apps.map((a) => a.id))).map((a) => [a.id, a]));
     let written = 0;
     for (const app of apps) {
       const { assignments, plan } = await planOf(tenantId, app, ix);
-      const settingsOf = new Map(
-        assignments.map((a) => [a.id, a.settings as unknown as Record<string, unknown>]),
-      );
-      const meta = info.get(app.id);
-      const cmds: CommandInsert[] = [];
-      for (const op of plan.operations) {
-        if (op.kind === "installCommand" && meta?.adam_id) {
-          cmds.push({
-            id: randomUUID(),
-            appId: app.id,
-            deviceId: op.deviceId,
-            kind: "install",
-            payload: installApplicationCommand(
-              meta.adam_id,
-              settingsOf.get(op.assignmentId ?? "") ?? {},
-              op.flags,
-            ),
-          });
-        } else if (op.kind === "removeCommand" && meta?.bundle_id) {
-          cmds.push({
-            id: randomUUID(),
-            appId: app.id,
-            deviceId: op.deviceId,
-            kind: "remove",
-            payload: removeApplicationCommand(meta.bundle_id),
-          });
-        }
-      }
-      for (let i = 0; i < cmds.length; i += 2000) {
-        const part = cmds.slice(i, i + 2000);
-        await db.transaction().execute((trx) => repo.insertCommands(trx, tenantId, part, now()));
-      }
-      // Nothing else may happen to the app when the MDM never answers: plan it again when the
-      // RemoveApplication times out, so the license is released then (ENG-6).
-      if (
-        cmds.some((c) => c.kind === "remove") &&
-        deps.reconcileLater &&
-        deps.uninstallTimeoutMs !== undefined
-      )
-        await deps.reconcileLater(tenantId, app.id, deps.uninstallTimeoutMs + 1000);
-      written += cmds.length;
+      written += await writeCommands(tenantId, app.id, commandsOf(app, info.get(app.id), assignments, plan.operations));
     }
     deps.logger?.().info(
       {
@@ -188,12 +202,47 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     return written;
   }
 
+  /**
+   * The commands of a few holders whose holdings settled: the licenses service plans the apps for
+   * those holders only (the directory slice, not the whole directory); apps whose queue needs a full
+   * plan are planned whole.
+   */
+  async function planCommandsOf(
+    tenantId: string,
+    appIds: readonly string[],
+    holders: { users: string[]; devices: string[] },
+  ): Promise<number> {
+    const started = performance.now();
+    const info = new Map((await repo.appInfo(db, tenantId, appIds)).map((a) => [a.id, a]));
+    let written = 0;
+    const { full } = await deps.licensesService.planSlice(tenantId, appIds, holders, async (app, plan, assignments) => {
+      if (app.product_type === "Book") return;
+      written += await writeCommands(tenantId, app.id, commandsOf(app, info.get(app.id), assignments, plan.operations));
+    });
+    if (full.length > 0) written += await planCommands(tenantId, full);
+    deps.logger?.().info(
+      {
+        tenantId,
+        apps: appIds.length,
+        holders: holders.users.length + holders.devices.length,
+        commands: written,
+        ms: Math.round(performance.now() - started),
+      },
+      "device commands planned for settled holders",
+    );
+    return written;
+  }
+
   /** Reads new license events (holdings settled) and plans commands for the apps concerned. */
   async function processLedgerEvents(tenantId: string): Promise<number> {
     const after = await repo.cursor(tenantId);
     const { apps, lastSeq } = await repo.appsWithEventsAfter(tenantId, after);
     if (apps.length === 0) return 0;
-    const n = await planCommands(tenantId, apps);
+    const holders = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICE_MAX_HOLDERS + 1);
+    const n =
+      holders.users.length + holders.devices.length <= SLICE_MAX_HOLDERS
+        ? await planCommandsOf(tenantId, apps, holders)
+        : await planCommands(tenantId, apps);
     // Tell users an app they had is no longer assigned to them (EUX-3).
     const released = await repo.releasedUsers(tenantId, after, lastSeq);
     if (released.length > 0)
@@ -243,7 +292,7 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
         )
       ).map((a) => [a.id, a]),
     );
-    const ix = buildDirectoryIndex(await ledger.loadDirectory(tenantId));
+    const ix = await deps.directoryIndexes.recent(tenantId);
     for (const m of updated) {
       const app = apps.get(m.id);
       if (!app) continue;
@@ -298,17 +347,17 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
 
   /** POSTs due commands to the MDM webhook. Returns commands attempted. */
   async function deliverDue(tenantId: string): Promise<number> {
-    const due = await repo.dueCommands(tenantId, now(), 500);
-    if (due.length === 0) return 0;
+    if ((noWebhookUntil.get(tenantId) ?? 0) > now().getTime()) return 0;
     const hook = (await deps.tenantWebhook(tenantId)) ?? deps.defaultWebhook;
     if (!hook) {
-      await repo.postponeCommands(
-        tenantId,
-        due.map((c) => c.id),
-        new Date(now().getTime() + NO_WEBHOOK_RETRY_MS),
-      );
+      // Commands wait, untouched, until a webhook is configured (looked for again after NO_WEBHOOK_RETRY_MS):
+      // postponing them row by row rewrote every pending command once a minute.
+      noWebhookUntil.set(tenantId, now().getTime() + NO_WEBHOOK_RETRY_MS);
       return 0;
     }
+    noWebhookUntil.delete(tenantId);
+    const due = await repo.dueCommands(tenantId, now(), 500);
+    if (due.length === 0) return 0;
     for (const c of due) {
       const body = JSON.stringify({
         id: c.id,
@@ -365,7 +414,13 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     processNewVersions,
     processLedgerEvents,
     deliverDue,
-    tenantsWithWork: () => repo.tenantsWithWork(now()),
+    /** Tenants with new license events, or with commands due and somewhere to deliver them. */
+    async tenantsWithWork() {
+      const at = now();
+      const [events, due] = await Promise.all([repo.tenantsWithEvents(), repo.tenantsWithDueCommands(at)]);
+      const parked = due.filter((t) => (noWebhookUntil.get(t) ?? 0) > at.getTime());
+      return [...new Set([...events, ...due.filter((t) => !parked.includes(t))])];
+    },
 
     /** The MDM's inventory of the device: install states (removals confirm Uninstall; the ledger releases those holdings). */
     async reportInstalledApps(

@@ -10,6 +10,7 @@
 //   6. untracked counts per app (SYNC-4), version ids, last sync time and status.
 // The walks pin Apple's versionId and start again when it moves (the client does that); every page
 // is written as it arrives, one statement per page, so memory stays flat and PGlite is never held.
+import type { TableStatistics } from "../../db/statistics.ts";
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { DB } from "../../db/types.ts";
@@ -97,6 +98,8 @@ export interface SyncLogger {
 
 export interface SyncDeps {
   db: Kysely<DB>;
+  /** Told how many mirror rows each sync changed (many small syncs add up to stale statistics too). */
+  statistics?: TableStatistics;
   syncRepository: SyncRepository;
   auditService: AuditService;
   queue: Queue;
@@ -488,7 +491,8 @@ export function createSyncService(deps: SyncDeps) {
       // PGlite it never does): the queries below and the catalog's would be planned as if the
       // mirror were empty (a per-app re-count of 100k rows took 18 s).
       const stale: ("store_assignments" | "apps")[] = [];
-      if (assignments.added + assignments.removed >= ANALYZE_AFTER_ROWS) stale.push("store_assignments");
+      if (deps.statistics) await deps.statistics.wrote("store_assignments", assignments.added + assignments.removed);
+      else if (assignments.added + assignments.removed >= ANALYZE_AFTER_ROWS) stale.push("store_assignments");
       if (assets.added >= ANALYZE_AFTER_APPS) stale.push("apps");
       if (stale.length > 0) await repo.analyze(db, stale);
       const users = await syncUsers(apple, token, full, options.signal);
@@ -572,6 +576,7 @@ export function createSyncService(deps: SyncDeps) {
     const now = new Date();
     let syncAssets = false;
     let countsChanged: string | null = null;
+    let mirrored = 0;
     const fresh = await db.transaction().execute(async (trx) => {
       if (
         !(await repo.recordNotification(
@@ -616,6 +621,7 @@ export function createSyncService(deps: SyncDeps) {
             d.delta += sign;
             deltas.set(k, d);
           }
+          mirrored = rows.length;
           await repo.applyAssignedDeltas(trx, tenantId, tokenId, deltas, now);
           await repo.refreshUntrackedCounts(trx, tenantId, tokenId, [
             ...new Map(
@@ -674,6 +680,8 @@ export function createSyncService(deps: SyncDeps) {
         });
       return true;
     });
+    // An initial push arrives as thousands of these: the mirror grows by hundreds of thousands of rows.
+    if (mirrored > 0) await deps.statistics?.wrote("store_assignments", mirrored);
     return { duplicate: !fresh, syncAssets, countsChanged };
   }
 
