@@ -130,6 +130,9 @@ class AllotProcess {
   exited = false;
   stopping = false;
   rssMaxKb = 0;
+  /** The step Allot was in when its RSS peaked (set by the harness as it goes). */
+  phase = "start";
+  rssMaxPhase = "start";
   #sampler: NodeJS.Timeout;
 
   constructor(env: NodeJS.ProcessEnv, logFile?: string) {
@@ -158,7 +161,10 @@ class AllotProcess {
     });
     this.#sampler = setInterval(() => {
       const kb = this.status("VmRSS");
-      if (kb > this.rssMaxKb) this.rssMaxKb = kb;
+      if (kb > this.rssMaxKb) {
+        this.rssMaxKb = kb;
+        this.rssMaxPhase = this.phase;
+      }
     }, 100);
     this.#sampler.unref();
   }
@@ -613,6 +619,7 @@ async function main() {
     );
     // A full reconcile plans the apps with assignments (or ledger rows): its log line counts them.
     const appsInScope = data.apps.filter((a) => a.assignments.length > 0).length;
+    allot.phase = "full sync and reconcile";
     const tSync = performance.now();
     const since1 = Date.now();
     await api("POST", `/beta/deviceAppManagement/vppTokens/${tokenId}/syncLicenses`);
@@ -637,6 +644,7 @@ async function main() {
 
     // The push: until the emulator holds every licensed row and Allot has been quiet for 5 s.
     const tPushStart = performance.now();
+    allot.phase = "initial push";
     const expected = Number(full.licensed);
     // A poll of the emulator that fails at the socket (`fetch failed`, seen on PGlite runs while
     // Allot walks Apple's users) is retried; 30 in a row end the run.
@@ -768,6 +776,7 @@ async function main() {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`\n== incremental reconcile after one membership change (${changes} changes, one at a time)`);
+    allot.phase = "incremental reconciles";
     console.log(`  each: ${incMs.join(", ")} ms`);
     report(
       "incremental reconcile, median",
@@ -780,6 +789,7 @@ async function main() {
 
     const hwm = allot.status("VmHWM");
     report("Allot peak RSS (VmHWM)", Math.max(hwm, allot.rssMaxKb) / 1024, "MB", targets.rssMb, 0);
+    console.log(`  highest sampled RSS ${Math.round(allot.rssMaxKb / 1024)} MB, during: ${allot.rssMaxPhase}`);
     await allot.stop();
     allot = undefined;
 

@@ -14,6 +14,7 @@ import * as appleUserInvitations from "./migrations/2026_11_21_0035_apple_user_i
 import * as appUpdatesAlerts from "./migrations/2026_11_21_0036_app_updates_alerts.ts";
 import * as licenseHistoryIndex from "./migrations/2026_11_21_0037_license_history_index.ts";
 import * as deviceCommandsDue from "./migrations/2026_11_21_0038_device_commands_due.ts";
+import * as openUserOperations from "./migrations/2026_11_21_0039_open_user_operations.ts";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_foundation": foundation,
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_21_0036_app_updates_alerts": appUpdatesAlerts,
   "2026_11_21_0037_license_history_index": licenseHistoryIndex,
   "2026_11_21_0038_device_commands_due": deviceCommandsDue,
+  "2026_11_21_0039_open_user_operations": openUserOperations,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -30,8 +30,6 @@ const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOS
 const DEVICE_TYPE = "microsoft.graph.managedDevice";
 /** Settled holders up to which a bridge run plans only them (the directory slice); more plan whole apps. */
 const SLICE_MAX_HOLDERS = 200;
-/** When no MDM webhook is configured, look again this much later. */
-const NO_WEBHOOK_RETRY_MS = 60_000;
 
 export type ReportedState = "installed" | "notInstalled" | "removed" | "failed" | "installPending";
 const installStateOf: Record<ReportedState, string> = {
@@ -350,9 +348,9 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     if ((noWebhookUntil.get(tenantId) ?? 0) > now().getTime()) return 0;
     const hook = (await deps.tenantWebhook(tenantId)) ?? deps.defaultWebhook;
     if (!hook) {
-      // Commands wait, untouched, until a webhook is configured (looked for again after NO_WEBHOOK_RETRY_MS):
-      // postponing them row by row rewrote every pending command once a minute.
-      noWebhookUntil.set(tenantId, now().getTime() + NO_WEBHOOK_RETRY_MS);
+      // Commands wait, untouched, until a webhook is configured (looked for again after the first retry
+      // delay): postponing them row by row rewrote every pending command once a minute.
+      noWebhookUntil.set(tenantId, now().getTime() + deps.retryBaseMs);
       return 0;
     }
     noWebhookUntil.delete(tenantId);
