@@ -122,6 +122,7 @@ const KEPT = new Set([
   "directory changes reconciled",
   "vpp token synced",
   "apple request failed; retrying",
+  "request",
 ]);
 
 class AllotProcess {
@@ -641,6 +642,21 @@ async function main() {
         `plans ${(Number(full.planMs) / 1000).toFixed(2)} s, persist ${(Number(full.persistMs) / 1000).toFixed(2)} s ` +
         `(writing; the reconcile waited ${(Number(full.persistWaitMs ?? full.persistMs) / 1000).toFixed(2)} s of it, the rest overlapped reads and plans)`,
     );
+
+    // The API while the reconcile ran (the harness polls the token every 200 ms): requests that were
+    // waiting or running at some point of the reconcile, and the longest of them.
+    {
+      const end = Number(full.time);
+      const start = end - Number(full.ms);
+      const during = allot.lines.filter(
+        (l) => l.msg === "request" && Number(l.time) >= start && Number(l.time) - Number(l.ms) <= end,
+      );
+      const answeredDuring = during.filter((l) => Number(l.time) <= end).length;
+      const longest = Math.max(0, ...during.map((l) => Number(l.ms)));
+      console.log(
+        `  API during the reconcile: ${answeredDuring} requests answered while it ran; longest request ${(longest / 1000).toFixed(2)} s`,
+      );
+    }
 
     // The push: until the emulator holds every licensed row and Allot has been quiet for 5 s.
     const tPushStart = performance.now();

@@ -8,7 +8,7 @@
 // looks at Apple — after the request's event had time to settle — and sends only what is missing), so
 // nothing is associated twice and no release is lost.
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:timers/promises";
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
 import {
@@ -303,6 +303,7 @@ export function createLicensesService(deps: LicensesDeps) {
         ops.push(...(opsByHolder.get(k) ?? []));
       }
       await w.submit(() => repo.writeChunk(tenantId, writes, ops, nowDate));
+      await yieldToEventLoop(); // (see reconcileApps)
     }
     // Operations of holders whose row did not change (should not happen; kept so nothing is lost).
     const orphans = [...opsByHolder.entries()].filter(([k]) => !written.has(k)).flatMap(([, v]) => v);
@@ -325,7 +326,13 @@ export function createLicensesService(deps: LicensesDeps) {
     const writer = createBounded(deps.writeConcurrency ?? 1);
     let loopEnd = 0;
     try {
-      for (const app of apps) results.push(await reconcileWithIndex(tenantId, app, ix, userOps, writer));
+      for (const app of apps) {
+        results.push(await reconcileWithIndex(tenantId, app, ix, userOps, writer));
+        // PGlite answers without real I/O, so a reconcile's promise chain would run from microtask to
+        // microtask and starve the HTTP server for its whole length (no request answered for 88 s at
+        // 1M holdings); one turn of the event loop per app lets requests in.
+        await yieldToEventLoop();
+      }
       loopEnd = performance.now();
       await writer.drain();
     } catch (err) {
