@@ -979,6 +979,7 @@ export function createLicensesService(deps: LicensesDeps) {
         trackedAt = performance.now();
       };
       for (let round = 0; round < 100; round++) {
+        const roundStarted = performance.now();
         const interrupted = await repo.openOperations(tenantId, ["sending", "sent"], OUTBOX_ROUND);
         // Apple users first, all of them at once: one walk of Apple's users reads back every new one
         // (their licenses wait for the invitation anyway), instead of one walk per round. (With
@@ -1010,6 +1011,7 @@ export function createLicensesService(deps: LicensesDeps) {
           continue;
         }
         const ops = interrupted.length > 0 ? interrupted : users.length > 0 ? users : pending;
+        const read = performance.now();
         await registerUsers(tenantId, ops);
         const batches = batchesOf(tenantId, ops);
         const fresh = interrupted.length > 0 ? batchesOf(tenantId, pending) : [];
@@ -1017,7 +1019,22 @@ export function createLicensesService(deps: LicensesDeps) {
         else for (const b of batches) for (const a of await sendBatch(b)) touched.add(a);
         for (const b of [...batches, ...fresh]) tokensSent.add(b.tokenId);
         handled += ops.length + (interrupted.length > 0 ? pending.length : 0);
+        const sent = performance.now();
         if (tokensSent.size > 0 && performance.now() - trackedAt >= TRACK_EVERY_MS) await markTracked();
+        // Where a drain's time goes, round by round (reads of the outbox, Apple and settlement, tracking).
+        log().info(
+          {
+            tenantId,
+            round,
+            interrupted: interrupted.length,
+            users: users.length,
+            pending: pending.length,
+            readMs: Math.round(read - roundStarted),
+            sendMs: Math.round(sent - read),
+            trackMs: Math.round(performance.now() - sent),
+          },
+          "outbox round",
+        );
       }
       if (tokensSent.size > 0) await markTracked();
       return handled;

@@ -26,6 +26,9 @@ export interface DueCommand {
   created_at: Date;
 }
 
+/** License events that never call for a device command (appsWithEventsAfter). */
+const RELEVANT_EXCLUDED = sql`('waiting', 'pendingAssign')`;
+
 export function createMdmBridgeRepository(db: Kysely<DB>) {
   return {
     async cursor(tenantId: string): Promise<number> {
@@ -43,21 +46,28 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
     },
 
     /** Apps whose holdings changed state after `afterSeq`, and the last event seen. */
+    /**
+     * The last license event after `afterSeq`, and the apps whose events in (afterSeq, lastSeq] can
+     * call for a device command. A holding that starts waiting or is about to be associated cannot
+     * (InstallApplication follows `assigned`; a RemoveApplication follows an assignment change, which
+     * plans the app's commands itself): a full reconcile writes hundreds of thousands of those.
+     */
     async appsWithEventsAfter(
       tenantId: string,
       afterSeq: number,
     ): Promise<{ apps: string[]; lastSeq: number }> {
-      const r = await sql<{ app_id: string; m: string | number }>`
-        select app_id, max(seq) as m from license_events where tenant_id = ${tenantId} and seq > ${afterSeq} group by app_id`.execute(
+      const last = await sql<{ m: string | number | null }>`
+        select max(seq) as m from license_events where tenant_id = ${tenantId} and seq > ${afterSeq}`.execute(db);
+      const lastSeq = Math.max(afterSeq, Number(last.rows[0]?.m ?? afterSeq));
+      if (lastSeq === afterSeq) return { apps: [], lastSeq };
+      const r = await sql<{ app_id: string }>`
+        select distinct app_id from license_events
+        where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} and to_state not in ${RELEVANT_EXCLUDED}`.execute(
         db,
       );
-      return {
-        apps: r.rows.map((x) => x.app_id),
-        lastSeq: r.rows.reduce((m, x) => Math.max(m, Number(x.m)), afterSeq),
-      };
+      return { apps: r.rows.map((x) => x.app_id), lastSeq };
     },
 
-    /** The holders of events (afterSeq, lastSeq], at most `limit` of them. */
     async holdersWithEvents(
       tenantId: string,
       afterSeq: number,
@@ -66,7 +76,8 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
     ): Promise<{ users: string[]; devices: string[] }> {
       const r = await sql<{ holder_type: string; holder_id: string }>`
         select distinct holder_type, holder_id from license_events
-        where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} limit ${limit}`.execute(db);
+        where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} and to_state not in ${RELEVANT_EXCLUDED}
+        limit ${limit}`.execute(db);
       return {
         users: r.rows.filter((x) => x.holder_type === "user").map((x) => x.holder_id),
         devices: r.rows.filter((x) => x.holder_type === "device").map((x) => x.holder_id),

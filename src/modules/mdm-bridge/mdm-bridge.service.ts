@@ -235,12 +235,15 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
   async function processLedgerEvents(tenantId: string): Promise<number> {
     const after = await repo.cursor(tenantId);
     const { apps, lastSeq } = await repo.appsWithEventsAfter(tenantId, after);
-    if (apps.length === 0) return 0;
-    const holders = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICE_MAX_HOLDERS + 1);
-    const n =
-      holders.users.length + holders.devices.length <= SLICE_MAX_HOLDERS
-        ? await planCommandsOf(tenantId, apps, holders)
-        : await planCommands(tenantId, apps);
+    if (lastSeq === after) return 0;
+    let n = 0;
+    if (apps.length > 0) {
+      const holders = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICE_MAX_HOLDERS + 1);
+      n =
+        holders.users.length + holders.devices.length <= SLICE_MAX_HOLDERS
+          ? await planCommandsOf(tenantId, apps, holders)
+          : await planCommands(tenantId, apps);
+    }
     // Tell users an app they had is no longer assigned to them (EUX-3).
     const released = await repo.releasedUsers(tenantId, after, lastSeq);
     if (released.length > 0)
