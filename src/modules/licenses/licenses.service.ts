@@ -56,6 +56,8 @@ import type {
 
 /** Holdings per transaction when a plan is applied (PGlite has one session: keep transactions short). */
 export const APPLY_CHUNK = 2000;
+/** Where persistPlan hands each chunk of holdings and operations (written atomically, as one transaction). */
+type ChunkSink = (writes: HoldingWrite[], ops: OperationInsert[], at: Date) => Promise<unknown>;
 /**
  * Directory changes of these kinds are reconciled incrementally (when few objects changed). Deletions
  * are not: a deleted device's primary user, and a deleted user's devices, are no longer linked in
@@ -228,7 +230,9 @@ export function createLicensesService(deps: LicensesDeps) {
       ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}),
     });
     const t2 = performance.now();
-    const written = await persistPlan(tenantId, app, plan, userOps, at, writer);
+    const written = await persistPlan(tenantId, app, plan, userOps, at, (writes, ops, when) =>
+      writer.submit(() => repo.writeChunk(tenantId, writes, ops, when)),
+    );
     // With more than one writer the chunks are still being written: this is the time the loop waited for a free writer.
     const timing = { loadMs: t1 - t0, planMs: t2 - t1, persistMs: performance.now() - t2 };
     return { appId: app.id, ...written, counts: plan.counts, timing };
@@ -246,10 +250,11 @@ export function createLicensesService(deps: LicensesDeps) {
     plan: { holdings: readonly HoldingDecision[]; operations: readonly Operation[] },
     userOps: Set<string>,
     at: number,
-    writer?: Bounded,
+    sink?: ChunkSink,
   ) {
-    const own = writer ? undefined : createBounded(1);
-    const w = writer ?? (own as Bounded);
+    const own = sink ? undefined : createBounded(1);
+    const write: ChunkSink =
+      sink ?? ((writes, ops, when) => (own as Bounded).submit(() => repo.writeChunk(tenantId, writes, ops, when)));
     const changed = plan.holdings.filter((d) => d.changed && d.state !== null);
     const opsByHolder = new Map<string, OperationInsert[]>();
     const loose: OperationInsert[] = [];
@@ -302,13 +307,12 @@ export function createLicensesService(deps: LicensesDeps) {
         written.add(k);
         ops.push(...(opsByHolder.get(k) ?? []));
       }
-      await w.submit(() => repo.writeChunk(tenantId, writes, ops, nowDate));
+      await write(writes, ops, nowDate);
       await yieldToEventLoop(); // (see reconcileApps)
     }
     // Operations of holders whose row did not change (should not happen; kept so nothing is lost).
     const orphans = [...opsByHolder.entries()].filter(([k]) => !written.has(k)).flatMap(([, v]) => v);
-    if (orphans.length > 0)
-      await w.submit(() => db.transaction().execute((trx) => repo.insertOperations(trx, tenantId, orphans, nowDate)));
+    if (orphans.length > 0) await write([], orphans, nowDate);
     await own?.drain();
     const operations = [...opsByHolder.values()].reduce((n, l) => n + l.length, 0) + loose.length;
     return { changed: changed.length, operations };
@@ -1173,9 +1177,26 @@ export function createLicensesService(deps: LicensesDeps) {
     const at = now();
     const userOps = await repo.openAppleUserOperations(tenantId);
     let written = 0;
+    // The affected apps' rows are written together, in chunks of APPLY_CHUNK holdings: one transaction
+    // (one WAL flush) for a typical change instead of one per app.
+    const writes: HoldingWrite[] = [];
+    const ops: OperationInsert[] = [];
+    const flush = async () => {
+      if (writes.length === 0 && ops.length === 0) return;
+      await repo.writeChunk(tenantId, writes.splice(0), ops.splice(0), new Date(at));
+    };
     const { apps, full, timing } = await planSlice(tenantId, appIds, changed, at, async (app, plan) => {
-      written += (await persistPlan(tenantId, app, plan, userOps, at)).changed;
+      written += (
+        await persistPlan(tenantId, app, plan, userOps, at, async (w, o) => {
+          writes.push(...w);
+          ops.push(...o);
+          if (writes.length >= APPLY_CHUNK) await flush();
+        })
+      ).changed;
     });
+    const t0 = performance.now();
+    await flush();
+    timing.onPlanMs += performance.now() - t0;
     await noteWrites({ holdings: written, events: written, operations: written });
     if (full.length > 0) await reconcileApps(tenantId, full);
     const ms = (x: number) => Math.round(x);
