@@ -70,8 +70,14 @@ export async function sendJsonArray<T>(
       if (res.destroyed) return;
       if (!res.write(buf))
         await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+          // Whichever comes first; the other listener goes too (a long response waits many times).
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.once("drain", done);
+          res.once("close", done);
         });
       buf = "";
     }
