@@ -589,55 +589,12 @@ export function createLicensesRepository(db: Kysely<DB>, bulk?: BulkWriter) {
       return r.rows;
     },
 
-    async setHoldingState(
-      trx: Transaction<DB>,
-      tenantId: string,
-      h: {
-        appId: string;
-        holderType: string;
-        holderId: string;
-        from: string;
-        to: string;
-        reason: string | null;
-        storeKey: string | null;
-        eventId: string | null;
-      },
-      now: Date,
-    ): Promise<void> {
-      await trx
-        .updateTable("license_holdings")
-        .set({
-          state: h.to as never,
-          reason: h.reason,
-          since: now,
-          waiting_since: h.to === "waiting" ? now : null,
-          event_id: h.eventId,
-          updated_at: now,
-          attempts: sql`case when ${h.to} = 'failed' then attempts + 1 else attempts end`,
-        })
-        .where("tenant_id", "=", tenantId)
-        .where("app_id", "=", h.appId)
-        .where("holder_type", "=", h.holderType as never)
-        .where("holder_id", "=", h.holderId)
-        .execute();
-      await trx
-        .insertInto("license_events")
-        .values({
-          tenant_id: tenantId,
-          app_id: h.appId,
-          holder_type: h.holderType,
-          holder_id: h.holderId,
-          from_state: h.from,
-          to_state: h.to,
-          reason: h.reason,
-          store_key: h.storeKey,
-          event_id: h.eventId,
-          occurred_at: now,
-        })
-        .execute();
+    /** One holding's state change and its history row (setHoldingStates for one). */
+    async setHoldingState(trx: Transaction<DB>, tenantId: string, h: HoldingStateChange, now: Date): Promise<void> {
+      await this.setHoldingStates(trx, tenantId, [h], now);
     },
 
-    /** setHoldingState for many holdings: one UPDATE and one history INSERT (settling an outbox batch). */
+    /** State changes of many holdings: one UPDATE and one history INSERT (settling an outbox batch). */
     async setHoldingStates(
       trx: Transaction<DB>,
       tenantId: string,

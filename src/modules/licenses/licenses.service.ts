@@ -230,9 +230,10 @@ export function createLicensesService(deps: LicensesDeps) {
       ...(deps.uninstallTimeoutMs !== undefined ? { uninstallTimeoutMs: deps.uninstallTimeoutMs } : {}),
     });
     const t2 = performance.now();
-    const written = await persistPlan(tenantId, app, plan, userOps, at, (writes, ops, when) =>
-      writer.submit(() => repo.writeChunk(tenantId, writes, ops, when)),
-    );
+    const written = await persistPlan(tenantId, app, plan, userOps, at, async (writes, ops, when) => {
+      await writer.submit(() => repo.writeChunk(tenantId, writes, ops, when));
+      await yieldToEventLoop(); // a large app's chunks, too (see reconcileApps)
+    });
     // With more than one writer the chunks are still being written: this is the time the loop waited for a free writer.
     const timing = { loadMs: t1 - t0, planMs: t2 - t1, persistMs: performance.now() - t2 };
     return { appId: app.id, ...written, counts: plan.counts, timing };
@@ -308,7 +309,6 @@ export function createLicensesService(deps: LicensesDeps) {
         ops.push(...(opsByHolder.get(k) ?? []));
       }
       await write(writes, ops, nowDate);
-      await yieldToEventLoop(); // (see reconcileApps)
     }
     // Operations of holders whose row did not change (should not happen; kept so nothing is lost).
     const orphans = [...opsByHolder.entries()].filter(([k]) => !written.has(k)).flatMap(([, v]) => v);
