@@ -126,6 +126,13 @@ describe("revocation against the Apple emulator", () => {
     const r = await req("POST", `/beta/deviceAppManagement/mobileApps/${appIds[PAGES]}/microsoft.graph.iosVppApp/revokeDeviceLicense`, { managedDeviceId: devices[1].id, notifyManagedDevices: true });
     expect(r.status).toBe(204);
     await settled({ [PAGES]: serials([2, 3, 4]), [NUMBERS]: serials([0, 1, 2, 3, 4]) });
+    // The MDM bridge, which tells users of other releases, has read the revoke's events too: the
+    // message below is the revoke's own, once.
+    await waitFor("the MDM bridge to read the license events", async () => {
+      const r = await sql<{ read: boolean }>`
+        select coalesce((select event_seq from mdm_bridge_cursors), 0) >= (select max(seq) from license_events) as read`.execute(db());
+      return r.rows[0]?.read ? true : undefined;
+    });
     const messages = (await sql<{ kind: string; user_id: string; subject: string }>`select kind, user_id, subject from notification_messages where audience = 'user'`.execute(db())).rows;
     expect(messages).toEqual([{ kind: "appUnassigned", user_id: user.id, subject: "Pages is no longer assigned to you" }]);
   }, 30_000);

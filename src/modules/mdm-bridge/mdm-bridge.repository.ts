@@ -2,6 +2,7 @@
 // bridge's cursor over license_events. Nothing else writes device_commands.
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB } from "../../db/types.ts";
+import { REVOKED_REASON } from "../licenses/licenses.revoke.ts";
 
 type Executor = Kysely<DB> | Transaction<DB>;
 
@@ -98,6 +99,8 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
         left join users u on e.holder_type = 'user' and u.tenant_id = e.tenant_id and u.id = e.holder_id
         left join devices d on e.holder_type = 'device' and d.tenant_id = e.tenant_id and d.id = e.holder_id
         where e.tenant_id = ${tenantId} and e.seq > ${afterSeq} and e.seq <= ${lastSeq} and e.to_state = 'released'
+          -- a revoke tells users itself, when asked to (notifyManagedDevices)
+          and e.reason is distinct from ${REVOKED_REASON}
           and coalesce(u.id, d.user_id) is not null`.execute(db);
       return r.rows;
     },
