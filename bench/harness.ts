@@ -5,6 +5,12 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import pg from "pg";
 
+/** The `--database-url` option of the benchmarks (PostgreSQL server on which scratch databases are made). */
+export const databaseUrlOption = {
+  type: "string",
+  default: process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+} as const;
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();

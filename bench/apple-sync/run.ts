@@ -24,18 +24,12 @@ import pg from "pg";
 import { createAppleControlClient } from "../../src/emulators/apple/control-client.ts";
 import { DEFAULT_SYNC_CONCURRENCY } from "../../src/modules/sync/sync.jobs.ts";
 import { storefrontLanguages } from "../../src/modules/sync/sync.storefronts.ts";
-import { clientCredentialsToken, createScratchDatabase, freePort, graphApi } from "../harness.ts";
+import { clientCredentialsToken, createScratchDatabase, databaseUrlOption, freePort, graphApi } from "../harness.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
   options: {
-    "database-url": {
-      type: "string",
-      default:
-        process.env.BENCH_DATABASE_URL ??
-        process.env.DATABASE_URL ??
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    },
+    "database-url": databaseUrlOption,
     seed: { type: "string", default: "7" },
     assets: { type: "string", default: "2000" },
     assignments: { type: "string", default: "1000000" },

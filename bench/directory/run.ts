@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { clientCredentialsToken, createScratchDatabase, freePort } from "../harness.ts";
+import { clientCredentialsToken, createScratchDatabase, databaseUrlOption, freePort } from "../harness.ts";
 import { generate } from "./generate.ts";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -19,13 +19,7 @@ const { values: args } = parseArgs({
   options: {
     engine: { type: "string", default: "pglite" },
     scale: { type: "string", default: "1" },
-    "database-url": {
-      type: "string",
-      default:
-        process.env.BENCH_DATABASE_URL ??
-        process.env.DATABASE_URL ??
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    },
+    "database-url": databaseUrlOption,
     runs: { type: "string", default: "20" },
     "load-seconds": { type: "string", default: "30" },
     "warmup-seconds": { type: "string", default: "10" },

@@ -30,7 +30,7 @@ import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { createAppleControlClient } from "../../src/emulators/apple/control-client.ts";
 import { FULL_SCALE, generate } from "../engine/generate.ts";
-import { clientCredentialsToken, createScratchDatabase, freePort, graphApi } from "../harness.ts";
+import { clientCredentialsToken, createScratchDatabase, databaseUrlOption, freePort, graphApi } from "../harness.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values: args } = parseArgs({
@@ -42,13 +42,7 @@ const { values: args } = parseArgs({
     /** Requests per second the emulator allows per location (Apple's limit by default). */
     rps: { type: "string", default: "15" },
     "page-size": { type: "string", default: "1000" },
-    "database-url": {
-      type: "string",
-      default:
-        process.env.BENCH_DATABASE_URL ??
-        process.env.DATABASE_URL ??
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    },
+    "database-url": databaseUrlOption,
     /** Copy Allot's whole log (JSON lines) to this file. */
     log: { type: "string" },
     keep: { type: "boolean", default: false },

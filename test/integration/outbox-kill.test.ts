@@ -153,6 +153,12 @@ describe(`a SIGKILLed allot serve converges without duplicate associations or lo
       `${es.length} events, ${es.reduce((n, e) => n + e.numRequested, 0)} tasks requested, ${es.reduce((n, e) => n + e.numCompleted, 0)} completed, ${es.reduce((n, e) => n + e.numFailed, 0)} failed, ${es.filter((e) => e.eventStatus === "PENDING").length} pending`;
     return `emulator holds ${apple.length} serials; ASSOCIATE: ${tasks(assoc)}; DISASSOCIATE: ${tasks(disassoc)}`;
   };
+  /** A failed wait, with what the emulator and Allot were doing then. */
+  const withContext = async (err: unknown, last?: string): Promise<never> => {
+    throw new Error(
+      `${(err as Error).message}\n${last === undefined ? "" : `last seen: ${last}\n`}${await summary()}\nallot output (tail):\n${server?.output().slice(-4000)}\n${dumpLogs()}`,
+    );
+  };
   /** Waits until Allot's ledger has nothing pending and the emulator holds exactly `want`. */
   const converged = async (want: string[], what: string) => {
     const t0 = Date.now();
@@ -171,7 +177,7 @@ describe(`a SIGKILLed allot serve converges without duplicate associations or lo
         250,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast seen: ${last}\n${await summary()}\nallot output (tail):\n${server?.output().slice(-4000)}\n${dumpLogs()}`);
+      await withContext(err, last);
     }
     return Date.now() - t0;
   };
@@ -291,9 +297,7 @@ describe(`a SIGKILLed allot serve converges without duplicate associations or lo
       },
       30_000,
       20,
-    ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n${await summary()}\nallot output (tail):\n${server?.output().slice(-4000)}\n${dumpLogs()}`);
-    });
+    ).catch((err) => withContext(err));
     await kill();
     const killedAfter = Date.now() - t0;
     const seenAtKill = await summary();
@@ -347,9 +351,7 @@ describe(`a SIGKILLed allot serve converges without duplicate associations or lo
       },
       30_000,
       20,
-    ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n${await summary()}\nallot output (tail):\n${server?.output().slice(-4000)}\n${dumpLogs()}`);
-    });
+    ).catch((err) => withContext(err));
     await kill();
     const killedAfter = Date.now() - t0;
     timings.push(`release: SIGKILL ${killedAfter} ms after the removals (${atKill.events} DISASSOCIATE events, ${atKill.stillHeld}/${LEAVERS} leavers still held; after the kill: ${await summary()})`);
