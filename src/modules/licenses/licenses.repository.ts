@@ -1,7 +1,7 @@
 // SQL of the license ledger (ENG-3, ENG-8): engine inputs, ledger rows and their history, the
 // store-operations outbox, and the directory_changes cursor. Nothing else writes these tables.
-import { randomUUID } from "node:crypto";
 import { type Kysely, sql, type Transaction } from "kysely";
+import { v7 as uuidv7 } from "uuid";
 import { type BulkWriter, copyField } from "../../db/bulk.ts";
 import type { DB } from "../../db/types.ts";
 import type {
@@ -225,6 +225,18 @@ const OPERATION_COLUMNS = [
   "payload",
 ] as const;
 
+/**
+ * Outbox ids are time-ordered (UUIDv7): the primary key then grows at its right edge instead of
+ * taking each of the hundreds of thousands of operations a full reconcile writes at a random page.
+ */
+const operationId = (): string => uuidv7();
+/**
+ * New ledger rows go to COPY in holder order (stable, so one holder's history keeps its order): the
+ * holder indexes then take a chunk's entries page after page instead of at random.
+ */
+const byHolder = (a: HoldingWrite, b: HoldingWrite) =>
+  a.row.holderId < b.row.holderId ? -1 : a.row.holderId > b.row.holderId ? 1 : 0;
+
 /** The writes that are state changes (or carry an Apple event): each gets a history row. */
 const historyOf = (writes: readonly HoldingWrite[]) => writes.filter((w) => w.previousState !== w.row.state || w.eventId);
 const isoOf = (v: number | null | undefined) => (v == null ? null : new Date(v).toISOString());
@@ -281,7 +293,7 @@ function insertOperationsQuery(tenantId: string, ops: readonly OperationInsert[]
       created_at, updated_at, next_attempt_at)
     select ${tenantId}::uuid, t.id, t.token_id, t.app_id, t.kind, t.holder_type, t.holder_id, t.store_key, t.payload::jsonb,
       ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-    from unnest(${col(() => randomUUID())}::uuid[], ${col((o) => o.tokenId)}::uuid[], ${col((o) => o.appId)}::uuid[],
+    from unnest(${col(() => operationId())}::uuid[], ${col((o) => o.tokenId)}::uuid[], ${col((o) => o.appId)}::uuid[],
       ${col((o) => o.kind)}::text[], ${col((o) => o.holderType)}::text[], ${col((o) => o.holderId)}::uuid[],
       ${col((o) => o.storeKey)}::text[], ${col((o) => JSON.stringify(o.payload))}::text[]) with ordinality
       as t(id, token_id, app_id, kind, holder_type, holder_id, store_key, payload, n)
@@ -536,7 +548,8 @@ export function createLicensesRepository(db: Kysely<DB>, bulk?: BulkWriter) {
         const [entitled, since, waiting] = [lastIso(), lastIso(), lastIso()];
         const holdings: string[] = [];
         const known: HoldingWrite[] = [];
-        for (const w of writes) {
+        const ordered = [...writes].sort(byHolder);
+        for (const w of ordered) {
           if (w.previousState !== null) {
             known.push(w);
             continue;
@@ -547,14 +560,14 @@ export function createLicensesRepository(db: Kysely<DB>, bulk?: BulkWriter) {
               `${r.licenseType}\t${text(r.storeKey)}\t${entitled(r.entitledAt)}\t${since(r.since)}\t${waiting(r.waitingSince)}\t${text(w.eventId)}`,
           );
         }
-        const history = historyOf(writes).map(
+        const history = historyOf(ordered).map(
           ({ appId, row: r, previousState, eventId }) =>
             `${tenantId}\t${appId}\t${r.holderType}\t${r.holderId}\t${previousState ?? N}\t${r.state}\t${text(r.reason)}\t` +
             `${text(r.storeKey)}\t${text(eventId)}`,
         );
         const operations = ops.map(
           (o) =>
-            `${tenantId}\t${randomUUID()}\t${o.tokenId}\t${o.appId ?? N}\t${o.kind}\t${o.holderType ?? N}\t${o.holderId ?? N}\t` +
+            `${tenantId}\t${operationId()}\t${o.tokenId}\t${o.appId ?? N}\t${o.kind}\t${o.holderType ?? N}\t${o.holderId ?? N}\t` +
             `${text(o.storeKey)}\t${copyField(JSON.stringify(o.payload))}`,
         );
         await bulk.transaction(async (s) => {
