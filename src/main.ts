@@ -256,6 +256,7 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
       : null,
     retryBaseMs: config.ALLOT_NOTIFY_RETRY_BASE_MS,
     maxAttempts: config.ALLOT_NOTIFY_MAX_ATTEMPTS,
+    sliceMaxHolders: config.ALLOT_MDM_SLICE_MAX_HOLDERS,
     uninstallTimeoutMs: config.ALLOT_UNINSTALL_TIMEOUT_SECONDS * 1000,
     reconcileLater: (tenantId, appId, delayMs) =>
       queue.send(
@@ -435,7 +436,11 @@ export async function createAllot(
 
   // Jobs last, once everything they use exists; stopped when the server closes (before the database).
   services.jobsLogger.use(server.log);
-  server.addHook("onClose", async () => services.queue.stop());
+  server.addHook("onClose", async () => {
+    await services.queue.stop();
+    // Alert checks a reconcile left running (they read and write the database too).
+    await services.licensesService.listenersIdle();
+  });
   try {
     await services.queue.start();
     await scheduleSyncJobs(services.queue);

@@ -172,6 +172,23 @@ export function createLicensesService(deps: LicensesDeps) {
   const log = () => deps.logger();
 
   const reconciledListeners: ((tenantId: string, appIds: string[]) => Promise<unknown>)[] = [];
+  // Listeners (licensing alerts) run after a reconcile, off its path: the next directory change does
+  // not wait for them. One chain per tenant keeps them in reconcile order; a failing one is logged.
+  const listenerChains = new Map<string, Promise<void>>();
+  function afterReconcile(tenantId: string, appIds: string[]) {
+    if (reconciledListeners.length === 0 || appIds.length === 0) return;
+    const run = async () => {
+      for (const l of reconciledListeners)
+        await l(tenantId, appIds).catch((err) =>
+          log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
+        );
+    };
+    const next = (listenerChains.get(tenantId) ?? Promise.resolve()).then(run);
+    listenerChains.set(tenantId, next);
+    void next.then(() => {
+      if (listenerChains.get(tenantId) === next) listenerChains.delete(tenantId);
+    });
+  }
 
   // One reconcile at a time per tenant in this process (a second request waits for the first).
   const tenantLocks = new Map<string, Promise<unknown>>();
@@ -375,16 +392,10 @@ export function createLicensesService(deps: LicensesDeps) {
       "licenses reconciled",
     );
     // Listeners (licensing alerts) see every reconciled app; a failing one never fails the reconcile.
-    for (const l of reconciledListeners)
-      await l(
-        tenantId,
-        results.map((r) => r.appId),
-      ).catch((err) =>
-        log().warn(
-          { tenantId, err: err instanceof Error ? err.message : String(err) },
-          "a reconcile listener failed",
-        ),
-      );
+    afterReconcile(
+      tenantId,
+      results.map((r) => r.appId),
+    );
     return results;
   }
 
@@ -1214,16 +1225,10 @@ export function createLicensesService(deps: LicensesDeps) {
       },
       "licenses reconciled incrementally",
     );
-    for (const l of reconciledListeners)
-      await l(
-        tenantId,
-        apps.map((a) => a.id).filter((id) => !full.includes(id)),
-      ).catch((err) =>
-        log().warn(
-          { tenantId, err: err instanceof Error ? err.message : String(err) },
-          "a reconcile listener failed",
-        ),
-      );
+    afterReconcile(
+      tenantId,
+      apps.map((a) => a.id).filter((id) => !full.includes(id)),
+    );
   }
 
   async function processDirectoryChanges(tenantId: string): Promise<{ changes: number; apps: number }> {
@@ -1258,6 +1263,10 @@ export function createLicensesService(deps: LicensesDeps) {
     /** Runs `listener` after every reconcile with the apps planned (after their ledger rows are written). */
     onReconciled(listener: (tenantId: string, appIds: string[]) => Promise<unknown>) {
       reconciledListeners.push(listener);
+    },
+    /** Resolves once every listener run started so far has ended (before the database closes). */
+    async listenersIdle(): Promise<void> {
+      while (listenerChains.size > 0) await Promise.all(listenerChains.values());
     },
     /**
      * Plans apps for the holders `changed` touches only, without writing (the MDM bridge takes its
