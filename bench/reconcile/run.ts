@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     /** Copy Allot's whole log (JSON lines) to this file. */
     log: { type: "string" },
     keep: { type: "boolean", default: false },
+    /** Diagnostic: Allot's node prints every mark-compact (heap before → after) into the log. */
+    "trace-gc": { type: "boolean", default: false },
   },
 });
 const engine = args.engine as "pglite" | "postgres";
@@ -131,7 +133,8 @@ class AllotProcess {
   #sampler: NodeJS.Timeout;
 
   constructor(env: NodeJS.ProcessEnv, logFile?: string) {
-    this.child = spawn(process.execPath, [join(root, "src/cli/main.ts"), "serve"], {
+    const gc = args["trace-gc"] ? ["--trace-gc", "--trace-gc-ignore-scavenger"] : [];
+    this.child = spawn(process.execPath, [...gc, join(root, "src/cli/main.ts"), "serve"], {
       env,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -154,12 +157,18 @@ class AllotProcess {
         // not JSON
       }
     });
+    let sampled = 0;
     this.#sampler = setInterval(() => {
       const kb = this.status("VmRSS");
       if (kb > this.rssMaxKb) {
         this.rssMaxKb = kb;
         this.rssMaxPhase = this.phase;
       }
+      // With --log, a line every second puts the RSS beside what Allot logged at that time.
+      if (logFile && ++sampled % 10 === 0)
+        writeFileSync(logFile, `${JSON.stringify({ msg: "bench rss", time: Date.now(), rssMb: Math.round(kb / 1024), phase: this.phase })}\n`, {
+          flag: "a",
+        });
     }, 100);
     this.#sampler.unref();
   }

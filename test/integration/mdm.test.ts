@@ -90,6 +90,8 @@ describe("MDM bridge", () => {
         ALLOT_MDM_WEBHOOK_URL: mdmUrl,
         ALLOT_MDM_WEBHOOK_SECRET: MDM_SECRET,
         ALLOT_NOTIFY_RETRY_BASE_MS: "100",
+        // below the 250 devices licensed at once further down, so that case plans the app whole
+        ALLOT_MDM_SLICE_MAX_HOLDERS: "100",
       },
     });
     const loc = await s.emu.control.createLocation({
@@ -333,8 +335,9 @@ describe("MDM bridge", () => {
     expect(msg).toMatchObject({ audience: "user", subject: "Numbers is no longer assigned to you" });
   }, 45_000);
 
-  // The bridge plans whole apps when many holdings settled at once (more than it plans one by one)
-  // and only the settled holders otherwise; either way every licensed device gets one command.
+  // The bridge plans whole apps when more of an app's holdings settled at once than
+  // ALLOT_MDM_SLICE_MAX_HOLDERS (100 here), and only the settled holders otherwise (the late device);
+  // either way every licensed device gets one command.
   it("sends one InstallApplication per device when 250 devices are licensed at once, and one more for a device added later", async () => {
     const db = s.t.allot.database.db;
     const fleetAppId = (

@@ -69,20 +69,28 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
       return { apps: r.rows.map((x) => x.app_id), lastSeq };
     },
 
+    /**
+     * Per app, the holders whose events in (afterSeq, lastSeq] can call for a device command; null
+     * when there are more than `limit` (app, holder) pairs.
+     */
     async holdersWithEvents(
       tenantId: string,
       afterSeq: number,
       lastSeq: number,
       limit: number,
-    ): Promise<{ users: string[]; devices: string[] }> {
-      const r = await sql<{ holder_type: string; holder_id: string }>`
-        select distinct holder_type, holder_id from license_events
+    ): Promise<Map<string, { users: string[]; devices: string[] }> | null> {
+      const r = await sql<{ app_id: string; holder_type: string; holder_id: string }>`
+        select distinct app_id, holder_type, holder_id from license_events
         where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} and to_state not in ${RELEVANT_EXCLUDED}
-        limit ${limit}`.execute(db);
-      return {
-        users: r.rows.filter((x) => x.holder_type === "user").map((x) => x.holder_id),
-        devices: r.rows.filter((x) => x.holder_type === "device").map((x) => x.holder_id),
-      };
+        limit ${limit + 1}`.execute(db);
+      if (r.rows.length > limit) return null;
+      const byApp = new Map<string, { users: string[]; devices: string[] }>();
+      for (const x of r.rows) {
+        let h = byApp.get(x.app_id);
+        if (!h) byApp.set(x.app_id, (h = { users: [], devices: [] }));
+        (x.holder_type === "user" ? h.users : h.devices).push(x.holder_id);
+      }
+      return byApp;
     },
 
     /** Users who lost an app in events (afterSeq, lastSeq]: the holder, or a released device's primary user. */

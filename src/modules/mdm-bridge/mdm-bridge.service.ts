@@ -28,8 +28,8 @@ import type { CommandInsert, MdmBridgeRepository } from "./mdm-bridge.repository
 const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 const DEVICE_TYPE = "microsoft.graph.managedDevice";
-/** Settled holders up to which a bridge run plans only them (the directory slice); more plan whole apps. */
-const SLICE_MAX_HOLDERS = 200;
+/** (app, holder) pairs of one bridge run beyond which it plans whole apps (after a long pause). */
+const SLICED_PAIRS_MAX = 100_000;
 
 export type ReportedState = "installed" | "notInstalled" | "removed" | "failed" | "installPending";
 const installStateOf: Record<ReportedState, string> = {
@@ -76,12 +76,59 @@ export interface MdmBridgeDeps {
   retryBaseMs: number;
   maxAttempts: number;
   now?: () => number;
+  /**
+   * Settled holders of one app up to which a bridge run plans only them (their directory slice; apps
+   * are planned together while their holders add up to no more); an app with more is planned whole,
+   * from the whole-directory index. An initial push settles ~20,000 holdings per outbox round, ~1,000
+   * per app: sliced, the bridge does not re-read the whole directory (seconds, and a garbage burst of
+   * ~1 GB, at 500k users and devices). ALLOT_MDM_SLICE_MAX_HOLDERS.
+   */
+  sliceMaxHolders: number;
   /** ENG-6: how long an Uninstall waits for the MDM to report the app removed (the ledger then releases anyway). */
   uninstallTimeoutMs?: number;
   /** Plans the app's ledger again once `delayMs` has passed (a RemoveApplication's timeout runs out then). */
   reconcileLater?(tenantId: string, appId: string, delayMs: number): Promise<unknown>;
   /** Where the bridge says how long planning commands took (the job logger). */
   logger?: () => { info(obj: Record<string, unknown>, msg: string): void };
+}
+
+export interface Holders {
+  users: string[];
+  devices: string[];
+}
+
+/**
+ * The bridge's work for holders whose holdings settled: apps (in the order given) grouped into
+ * slices whose holders add up to at most `max` (each slice planned from its holders' part of the
+ * directory), and the apps with more than `max` holders, planned whole.
+ */
+export function settledSlices(
+  apps: readonly string[],
+  byApp: ReadonlyMap<string, Holders>,
+  max: number,
+): { slices: { apps: string[]; holders: Holders }[]; whole: string[] } {
+  const slices: { apps: string[]; holders: Holders }[] = [];
+  const whole: string[] = [];
+  let open: { apps: string[]; users: Set<string>; devices: Set<string> } | undefined;
+  const close = () => {
+    if (open) slices.push({ apps: open.apps, holders: { users: [...open.users], devices: [...open.devices] } });
+    open = undefined;
+  };
+  for (const app of apps) {
+    const h = byApp.get(app) ?? { users: [], devices: [] };
+    const size = h.users.length + h.devices.length;
+    if (size > max) {
+      whole.push(app);
+      continue;
+    }
+    if (open && open.users.size + open.devices.size + size > max) close();
+    open ??= { apps: [], users: new Set(), devices: new Set() };
+    open.apps.push(app);
+    for (const u of h.users) open.users.add(u);
+    for (const d of h.devices) open.devices.add(d);
+  }
+  close();
+  return { slices, whole };
 }
 
 /** Apple MDM command dictionaries. */
@@ -238,11 +285,10 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
     if (lastSeq === after) return 0;
     let n = 0;
     if (apps.length > 0) {
-      const holders = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICE_MAX_HOLDERS + 1);
-      n =
-        holders.users.length + holders.devices.length <= SLICE_MAX_HOLDERS
-          ? await planCommandsOf(tenantId, apps, holders)
-          : await planCommands(tenantId, apps);
+      const byApp = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICED_PAIRS_MAX);
+      const { slices, whole } = byApp ? settledSlices(apps, byApp, deps.sliceMaxHolders) : { slices: [], whole: apps };
+      for (const s of slices) n += await planCommandsOf(tenantId, s.apps, s.holders);
+      if (whole.length > 0) n += await planCommands(tenantId, whole);
     }
     // Tell users an app they had is no longer assigned to them (EUX-3).
     const released = await repo.releasedUsers(tenantId, after, lastSeq);
