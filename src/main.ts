@@ -256,7 +256,8 @@ function createServices(config: AppConfig, database: Database, runMode: RunMode)
       : null,
     retryBaseMs: config.ALLOT_NOTIFY_RETRY_BASE_MS,
     maxAttempts: config.ALLOT_NOTIFY_MAX_ATTEMPTS,
-    sliceMaxHolders: config.ALLOT_MDM_SLICE_MAX_HOLDERS,
+    // PGlite has one session: the slices' reads would queue behind the outbox's for the whole push.
+    sliceMaxHolders: config.ALLOT_MDM_SLICE_MAX_HOLDERS ?? (database.kind === "postgres" ? 2000 : 200),
     uninstallTimeoutMs: config.ALLOT_UNINSTALL_TIMEOUT_SECONDS * 1000,
     reconcileLater: (tenantId, appId, delayMs) =>
       queue.send(

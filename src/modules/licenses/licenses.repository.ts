@@ -1050,8 +1050,9 @@ export function createLicensesRepository(db: Kysely<DB>, bulk?: BulkWriter) {
         .where("app_id", "=", appId)
         .where("holder_id", "in", ids)
         .execute();
+      const [users, devices] = [new Set(holders.users), new Set(holders.devices)];
       const wanted = (h: { holder_type: string; holder_id: string }) =>
-        (h.holder_type === "user" ? holders.users : holders.devices).includes(h.holder_id);
+        (h.holder_type === "user" ? users : devices).has(h.holder_id);
       return rows.filter(wanted).map(holdingOf);
     },
 
