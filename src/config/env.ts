@@ -39,7 +39,7 @@ const Env = Type.Object({
   ALLOT_MDM_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16, description: "HMAC-SHA256 key signing device-command POSTs (X-Allot-Signature)" })),
   ALLOT_NOTIFY_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3600000, default: 30000, description: "first retry delay of a failed e-mail, webhook or MDM delivery; doubled per attempt" }),
   ALLOT_MDM_SLICE_MAX_HOLDERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: "settled holders of an app up to which the MDM bridge plans device commands from those holders' part of the directory; an app with more is planned against the whole directory (MDM-1). Default 2000 on PostgreSQL, 200 on the embedded database" })),
-  ALLOT_HEAP_GROWTH_PERCENT: Type.Integer({ minimum: 0, maximum: 400, default: 100, description: "allot serve: how far the JavaScript heap may grow past its live data before a full garbage collection (V8's --heap-growing-percent); 0 leaves it to V8 (up to 300)" }),
+  ALLOT_HEAP_GROWTH_PERCENT: Type.Integer({ minimum: 0, maximum: 400, default: 50, description: "allot serve: how far the JavaScript heap may grow past its live data before a full garbage collection (V8's --heap-growing-percent); 0 leaves it to V8 (up to 300)" }),
   ALLOT_UNINSTALL_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 31536000, default: 604800, description: "how long an Uninstall assignment waits for the MDM to report the app removed before the license is released anyway (ENG-6)" }),
   ALLOT_NOTIFY_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 10, description: "attempts before a delivery is marked failed" }),
 });

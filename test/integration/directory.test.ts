@@ -54,9 +54,20 @@ describe(`directory (${engine})`, () => {
 
     expect((await t.request("DELETE", `/v1.0/groups/${inner.id}/members/${u1.id}/$ref`, { token: t.adminToken })).status).toBe(204);
     expect((await t.request("PATCH", `/v1.0/users/${u2.id}`, { token: t.adminToken, body: { accountEnabled: false } })).status).toBe(204);
-    const changes = await t.allot.services.directoryService.changesSince(t.allot.bootstrapResult.tenantId, 0);
+    const tenantId = t.allot.bootstrapResult.tenantId;
+    const changes = await t.allot.services.directoryService.changesSince(tenantId, 0);
     const kinds = changes.map((c) => `${c.change_type}:${c.object_id}`);
     expect(kinds).toContain(`memberRemoved:${u1.id}`);
     expect(kinds).toContain(`userDisabled:${u2.id}`);
+    // A new serial number is a change the licensing engine reads (device licenses are bound to it);
+    // a new name is not.
+    const seq = Number(changes.at(-1)?.seq);
+    const patchDevice = (body: object) =>
+      t.request("PATCH", `/v1.0/deviceManagement/managedDevices/${dev.id}`, { token: t.adminToken, body });
+    expect((await patchDevice({ deviceName: "iPad one" })).status).toBe(200);
+    expect(await t.allot.services.directoryService.changesSince(tenantId, seq)).toHaveLength(0);
+    expect((await patchDevice({ serialNumber: "SER001B" })).status).toBe(200);
+    const later = await t.allot.services.directoryService.changesSince(tenantId, seq);
+    expect(later.map((c) => `${c.change_type}:${c.object_id}`)).toEqual([`deviceUserChanged:${dev.id}`]);
   });
 });

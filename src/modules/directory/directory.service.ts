@@ -371,7 +371,7 @@ export function createDirectoryService(deps: { db: Kysely<DB>; directoryReposito
           if (values.user_id) await requireUser(trx, ctx.tenantId, String(values.user_id));
           await repo.updateDevice(trx, ctx.tenantId, id, values);
           const row = await requireDevice(trx, ctx.tenantId, id);
-          const relevant = ["user_id", "itunes_store_blocked", "store_app_blocked", "kiosk_mode", "operating_system", "is_supervised", "managed_device_owner_type"] as const;
+          const relevant = ["user_id", "itunes_store_blocked", "store_app_blocked", "kiosk_mode", "operating_system", "os_version", "serial_number", "is_supervised", "managed_device_owner_type"] as const;
           if (relevant.some((k) => (before as Record<string, unknown>)[k] !== (row as Record<string, unknown>)[k]))
             await repo.recordChanges(trx, [{ tenant_id: ctx.tenantId, change_type: "deviceUserChanged", object_type: "device", object_id: id }]);
           const after = deviceToGraph(row);

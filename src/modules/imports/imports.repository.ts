@@ -67,7 +67,7 @@ const entityTables: Record<EntityPlan["kind"], EntityTable> = {
     keyJoin: "upper(t.serial_number) = upper(i.serial_number)",
     createdChange: "deviceCreated",
     watched: {
-      columns: ["user_id", "itunes_store_blocked", "store_app_blocked", "kiosk_mode", "operating_system", "is_supervised", "managed_device_owner_type"],
+      columns: ["user_id", "itunes_store_blocked", "store_app_blocked", "kiosk_mode", "operating_system", "os_version", "serial_number", "is_supervised", "managed_device_owner_type"],
       change: () => "'deviceUserChanged'",
     },
     types: {

@@ -1,8 +1,9 @@
 // The tenant's whole directory, indexed for the engine (a full load is seconds and hundreds of MB at
 // 500k users and devices). A full reconcile always reads it afresh; the MDM bridge, which plans
-// whole apps after every batch of settlements during an initial push, reuses the last index while
-// no directory change was recorded since (directory_changes) and for at most `ttlMs`. One index is
-// kept at a time, and none once it has not been asked for during `ttlMs`.
+// whole apps after large batches of settlements during an initial push, reuses the last index while
+// no directory change was recorded since (directory_changes: every change of a column the engine
+// reads is recorded) and nothing invalidated it (Allot's own Apple-user registrations and
+// invitations). One index is kept at a time, and none once it has not been asked for during `ttlMs`.
 import { buildDirectoryIndex, type DirectoryIndex } from "../../engine/index.ts";
 import type { LicensesRepository } from "./licenses.repository.ts";
 
@@ -11,17 +12,29 @@ export interface DirectoryIndexes {
   fresh(tenantId: string): Promise<{ ix: DirectoryIndex; loadMs: number; indexMs: number }>;
   /** The last index when the directory has not changed since it was read, otherwise a new one. */
   recent(tenantId: string): Promise<DirectoryIndex>;
+  /** Forgets the tenant's index (a change that directory_changes does not record). */
+  invalidate(tenantId: string): void;
 }
 
 export function createDirectoryIndexes(
   repo: Pick<LicensesRepository, "loadDirectory" | "directoryVersion">,
   ttlMs = 60_000,
 ): DirectoryIndexes {
-  let kept: { tenantId: string; version: number; at: number; ix: DirectoryIndex } | undefined;
-  const loading = new Map<string, Promise<{ ix: DirectoryIndex; loadMs: number; indexMs: number }>>();
+  let kept: { tenantId: string; version: number; ix: DirectoryIndex } | undefined;
+  type Read = { ix: DirectoryIndex; loadMs: number; indexMs: number };
+  const loading = new Map<string, { generation: number; read: Promise<Read> }>();
+  // Bumped by invalidate(): a read started before the bump may predate the change, so it is not kept.
+  const generations = new Map<string, number>();
+  const generationOf = (tenantId: string) => generations.get(tenantId) ?? 0;
   let drop: NodeJS.Timeout | undefined;
+  const keepAlive = () => {
+    clearTimeout(drop);
+    drop = setTimeout(() => {
+      kept = undefined;
+    }, ttlMs).unref();
+  };
 
-  async function read(tenantId: string) {
+  async function read(tenantId: string, generation: number): Promise<Read> {
     const t0 = performance.now();
     // The version is read first: a change recorded while the directory is read makes the index older than it, never newer.
     const version = await repo.directoryVersion(tenantId);
@@ -30,31 +43,38 @@ export function createDirectoryIndexes(
     const t1 = performance.now();
     const ix = buildDirectoryIndex(rows);
     const t2 = performance.now();
-    kept = { tenantId, version, at: Date.now(), ix };
-    clearTimeout(drop);
-    drop = setTimeout(() => {
-      kept = undefined;
-    }, ttlMs).unref();
+    if (generation === generationOf(tenantId)) kept = { tenantId, version, ix };
+    keepAlive();
     return { ix, loadMs: t1 - t0, indexMs: t2 - t1 };
   }
 
   function load(tenantId: string) {
-    const p = read(tenantId).finally(() => {
-      if (loading.get(tenantId) === p) loading.delete(tenantId);
-    });
-    loading.set(tenantId, p);
-    return p;
+    const generation = generationOf(tenantId);
+    const entry = { generation, read: read(tenantId, generation) };
+    void entry.read
+      .catch(() => undefined)
+      .then(() => {
+        if (loading.get(tenantId) === entry) loading.delete(tenantId);
+      });
+    loading.set(tenantId, entry);
+    return entry.read;
   }
 
   return {
     fresh: load,
     async recent(tenantId) {
       const inFlight = loading.get(tenantId);
-      if (inFlight) return (await inFlight).ix;
+      if (inFlight && inFlight.generation === generationOf(tenantId)) return (await inFlight.read).ix;
       const k = kept;
-      if (k && k.tenantId === tenantId && Date.now() - k.at < ttlMs && (await repo.directoryVersion(tenantId)) === k.version)
+      if (k && k.tenantId === tenantId && (await repo.directoryVersion(tenantId)) === k.version && kept === k) {
+        keepAlive();
         return k.ix;
+      }
       return (await load(tenantId)).ix;
+    },
+    invalidate(tenantId) {
+      generations.set(tenantId, generationOf(tenantId) + 1);
+      if (kept?.tenantId === tenantId) kept = undefined;
     },
   };
 }

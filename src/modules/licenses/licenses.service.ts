@@ -899,6 +899,8 @@ export function createLicensesService(deps: LicensesDeps) {
         }
       });
     }
+    // Apple users are part of the directory index, and Allot's own writes of them are not directory changes.
+    if (rows.length > 0) directories.invalidate(tenantId);
     return rows.length;
   }
 
@@ -960,6 +962,7 @@ export function createLicensesService(deps: LicensesDeps) {
         invite.add(o.holder_id as string);
         done.push(o.id);
       }
+      if (invite.size > 0) directories.invalidate(tenantId);
       await inviteUsers(tenantId, tokenId, [...invite]);
       await repo.markOperations(db, tenantId, done, { state: "done" }, at());
       for (const [id, error] of failed)
