@@ -80,8 +80,8 @@ export interface MdmBridgeDeps {
    * Settled holders of one app up to which a bridge run plans only them (their directory slice; apps
    * are planned together while their holders add up to no more); an app with more is planned whole,
    * from the whole-directory index. An initial push settles ~20,000 holdings per outbox round, ~1,000
-   * per app: sliced, the bridge does not re-read the whole directory (seconds, and a garbage burst of
-   * ~1 GB, at 500k users and devices). ALLOT_MDM_SLICE_MAX_HOLDERS.
+   * per app. ALLOT_MDM_SLICE_MAX_HOLDERS; by default 2,000 on PostgreSQL and 200 on PGlite, whose one
+   * session makes large slices slow (main.ts).
    */
   sliceMaxHolders: number;
   /** ENG-6: how long an Uninstall waits for the MDM to report the app removed (the ledger then releases anyway). */
