@@ -48,6 +48,15 @@ const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 /** Runs axe-core (WCAG 2.x A/AA rules) on the page as it is; throws listing every serious or critical violation. */
 export async function checkAccessibility(page: Page, name: string): Promise<void> {
+  // axe reads colours as painted: a control caught mid-transition (a button just enabled fades from
+  // its disabled grey) fails colour contrast at random. Let finite transitions and animations end.
+  await page.waitForFunction(() =>
+    (globalThis as any).document
+      .getAnimations()
+      .every(
+        (a: any) => a.playState !== "running" || a.effect?.getComputedTiming().endTime === Number.POSITIVE_INFINITY,
+      ),
+  );
   await page.addScriptTag({ path: axeSource });
   const violations = await page.evaluate(async () => {
     const g = globalThis as any;
