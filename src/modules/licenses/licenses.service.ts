@@ -171,37 +171,37 @@ export function createLicensesService(deps: LicensesDeps) {
   const now = () => deps.now?.() ?? Date.now();
   const log = () => deps.logger();
 
+  /**
+   * Runs `fn` once everything chained on `key` before it has ended (failed or not); a key's chain is
+   * forgotten once it is idle.
+   */
+  function chainOn<T>(chains: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (chains.get(key) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.catch(() => undefined);
+    chains.set(key, settled);
+    void settled.then(() => {
+      if (chains.get(key) === settled) chains.delete(key);
+    });
+    return next;
+  }
+
   const reconciledListeners: ((tenantId: string, appIds: string[]) => Promise<unknown>)[] = [];
   // Listeners (licensing alerts) run after a reconcile, off its path: the next directory change does
   // not wait for them. One chain per tenant keeps them in reconcile order; a failing one is logged.
-  const listenerChains = new Map<string, Promise<void>>();
+  const listenerChains = new Map<string, Promise<unknown>>();
   function afterReconcile(tenantId: string, appIds: string[]) {
     if (reconciledListeners.length === 0 || appIds.length === 0) return;
-    const run = async () => {
+    void chainOn(listenerChains, tenantId, async () => {
       for (const l of reconciledListeners)
         await l(tenantId, appIds).catch((err) =>
           log().warn({ tenantId, err: err instanceof Error ? err.message : String(err) }, "a reconcile listener failed"),
         );
-    };
-    const next = (listenerChains.get(tenantId) ?? Promise.resolve()).then(run);
-    listenerChains.set(tenantId, next);
-    void next.then(() => {
-      if (listenerChains.get(tenantId) === next) listenerChains.delete(tenantId);
     });
   }
 
   // One reconcile at a time per tenant in this process (a second request waits for the first).
   const tenantLocks = new Map<string, Promise<unknown>>();
-  function serialized<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = tenantLocks.get(tenantId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    tenantLocks.set(tenantId, settled);
-    void settled.then(() => {
-      if (tenantLocks.get(tenantId) === settled) tenantLocks.delete(tenantId);
-    });
-    return next;
-  }
+  const serialized = <T>(tenantId: string, fn: () => Promise<T>): Promise<T> => chainOn(tenantLocks, tenantId, fn);
 
   /** Reports written ledger rows (planner statistics); a failed ANALYZE never fails the write. */
   async function noteWrites(rows: { holdings: number; events: number; operations: number }) {
