@@ -27,7 +27,7 @@ export interface DueCommand {
   created_at: Date;
 }
 
-/** License events that never call for a device command (appsWithEventsAfter). */
+/** License events that never call for a device command (appsWithEvents). */
 const RELEVANT_EXCLUDED = sql`('waiting', 'pendingAssign')`;
 
 export function createMdmBridgeRepository(db: Kysely<DB>) {
@@ -46,27 +46,26 @@ export function createMdmBridgeRepository(db: Kysely<DB>) {
       );
     },
 
-    /** Apps whose holdings changed state after `afterSeq`, and the last event seen. */
-    /**
-     * The last license event after `afterSeq`, and the apps whose events in (afterSeq, lastSeq] can
-     * call for a device command. A holding that starts waiting or is about to be associated cannot
-     * (InstallApplication follows `assigned`; a RemoveApplication follows an assignment change, which
-     * plans the app's commands itself): a full reconcile writes hundreds of thousands of those.
-     */
-    async appsWithEventsAfter(
-      tenantId: string,
-      afterSeq: number,
-    ): Promise<{ apps: string[]; lastSeq: number }> {
+    /** The last license event after `afterSeq` (`afterSeq` when there is none). */
+    async lastEventSeq(tenantId: string, afterSeq: number): Promise<number> {
       const last = await sql<{ m: string | number | null }>`
         select max(seq) as m from license_events where tenant_id = ${tenantId} and seq > ${afterSeq}`.execute(db);
-      const lastSeq = Math.max(afterSeq, Number(last.rows[0]?.m ?? afterSeq));
-      if (lastSeq === afterSeq) return { apps: [], lastSeq };
+      return Math.max(afterSeq, Number(last.rows[0]?.m ?? afterSeq));
+    },
+
+    /**
+     * The apps whose events in (afterSeq, lastSeq] can call for a device command. A holding that
+     * starts waiting or is about to be associated cannot (InstallApplication follows `assigned`; a
+     * RemoveApplication follows an assignment change, which plans the app's commands itself): a full
+     * reconcile writes hundreds of thousands of those.
+     */
+    async appsWithEvents(tenantId: string, afterSeq: number, lastSeq: number): Promise<string[]> {
       const r = await sql<{ app_id: string }>`
         select distinct app_id from license_events
         where tenant_id = ${tenantId} and seq > ${afterSeq} and seq <= ${lastSeq} and to_state not in ${RELEVANT_EXCLUDED}`.execute(
         db,
       );
-      return { apps: r.rows.map((x) => x.app_id), lastSeq };
+      return r.rows.map((x) => x.app_id);
     },
 
     /**

@@ -281,15 +281,16 @@ export function createMdmBridgeService(deps: MdmBridgeDeps) {
   /** Reads new license events (holdings settled) and plans commands for the apps concerned. */
   async function processLedgerEvents(tenantId: string): Promise<number> {
     const after = await repo.cursor(tenantId);
-    const { apps, lastSeq } = await repo.appsWithEventsAfter(tenantId, after);
+    const lastSeq = await repo.lastEventSeq(tenantId, after);
     if (lastSeq === after) return 0;
     let n = 0;
-    if (apps.length > 0) {
-      const byApp = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICED_PAIRS_MAX);
-      const { slices, whole } = byApp ? settledSlices(apps, byApp, deps.sliceMaxHolders) : { slices: [], whole: apps };
-      for (const s of slices) n += await planCommandsOf(tenantId, s.apps, s.holders);
-      if (whole.length > 0) n += await planCommands(tenantId, whole);
-    }
+    // The apps come with their holders; only a run too far behind to list them reads the apps alone.
+    const byApp = await repo.holdersWithEvents(tenantId, after, lastSeq, SLICED_PAIRS_MAX);
+    const { slices, whole } = byApp
+      ? settledSlices([...byApp.keys()], byApp, deps.sliceMaxHolders)
+      : { slices: [], whole: await repo.appsWithEvents(tenantId, after, lastSeq) };
+    for (const s of slices) n += await planCommandsOf(tenantId, s.apps, s.holders);
+    if (whole.length > 0) n += await planCommands(tenantId, whole);
     // Tell users an app they had is no longer assigned to them (EUX-3).
     const released = await repo.releasedUsers(tenantId, after, lastSeq);
     if (released.length > 0)
